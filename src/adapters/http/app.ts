@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../../ports/clock.js';
+import type { OutboxMonitor } from '../../ports/outbox.js';
+import type { GuestSessionRepository } from '../../ports/tokens.js';
+import { registerErrorHandlers } from './errors.js';
+import { identityPlugin } from './identity.js';
+import { registerMetrics } from './metrics.js';
+import { accountRoutes, type AccountUseCases } from './routes/account-routes.js';
+import { adminOutboxRoutes } from './routes/admin-outbox-routes.js';
+import { authRoutes, type AuthUseCases } from './routes/auth-routes.js';
+import { healthRoutes, type HealthChecks } from './routes/health-routes.js';
+import { ErrorResponse } from './schemas.js';
+import { registerValidators } from './validation.js';
+
+export const API_PREFIX = '/api/v1';
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export type UseCases = AuthUseCases & AccountUseCases;
+
+export interface HttpDeps {
+  logger: FastifyBaseLogger | false;
+  useCases: UseCases;
+  outbox: OutboxMonitor;
+  guestSessions: GuestSessionRepository;
+  guestSessionTtlMs: number;
+  clock: Clock;
+  health: HealthChecks;
+  metrics?: Registry;
+  /** The `store` for @fastify/rate-limit (Redis with a Postgres fallback); in-memory when absent. */
+  rateLimitStore?: unknown;
+  config: {
+    jwtSecret: string;
+    accessTokenTtlSeconds: number;
+    loginRateLimit: number;
+    globalRateLimitPerMinute?: number;
+    corsOrigin: string | boolean;
+    publicUrl: string;
+  };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON only: a text/plain body is 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain');
+  registerValidators(app);
+  registerErrorHandlers(app);
+  app.addSchema(ErrorResponse);
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+
+  await app.register(helmet, {
+    // Swagger UI needs inline scripts and styles; everything else keeps helmet's defaults.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'", "'unsafe-inline'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:', 'https:'],
+      },
+    },
+  });
+  await app.register(cors, { origin: deps.config.corsOrigin });
+  await app.register(rateLimit, {
+    global: deps.config.globalRateLimitPerMinute !== undefined,
+    max: deps.config.globalRateLimitPerMinute ?? 1000,
+    timeWindow: 60_000,
+    ...(deps.rateLimitStore ? { store: deps.rateLimitStore as never } : {}),
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(new Error(`too many requests; retry in ${Math.ceil(context.ttl / 1000)} s`), {
+        statusCode: 429,
+        code: 'RATE_LIMITED',
+        retryAfterSeconds: Math.ceil(context.ttl / 1000),
+      }),
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Keyshop API',
+        version: '1.0.0',
+        description: 'Digital game keys from the G2A marketplace: catalogue, carts, wallet and orders.',
+      },
+      servers: [{ url: deps.config.publicUrl }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          guestSession: { type: 'apiKey', in: 'header', name: 'X-Session-Id' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(identityPlugin, {
+    jwtSecret: deps.config.jwtSecret,
+    accessTokenTtlSeconds: deps.config.accessTokenTtlSeconds,
+    guestSessions: deps.guestSessions,
+    guestSessionTtlMs: deps.guestSessionTtlMs,
+    clock: deps.clock,
+  });
+
+  await app.register(healthRoutes, { checks: deps.health });
+  if (deps.metrics) registerMetrics(app, deps.metrics);
+
+  await app.register(
+    async (api) => {
+      await api.register(accountRoutes, { useCases: deps.useCases });
+      await api.register(authRoutes, { useCases: deps.useCases, loginRateLimit: deps.config.loginRateLimit });
+      await api.register(adminOutboxRoutes, { outbox: deps.outbox });
+    },
+    { prefix: API_PREFIX },
+  );
+
+  app.get('/', { schema: { hide: true } }, async () => ({
+    name: 'keyshop',
+    docs: '/docs',
+    api: API_PREFIX,
+  }));
+  return app;
+}

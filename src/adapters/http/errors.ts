@@ -1,0 +1,95 @@
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type ErrorCode } from '../../domain/errors.js';
+
+/** The one table from stable error codes to HTTP statuses. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  INVALID_TOKEN: 400,
+  UNAUTHORIZED: 401,
+  INVALID_CREDENTIALS: 401,
+  TOKEN_REUSED: 401,
+  SESSION_REQUIRED: 401,
+  FORBIDDEN: 403,
+  ROUTE_NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  GAME_NOT_FOUND: 404,
+  EMAIL_TAKEN: 409,
+  OUT_OF_STOCK: 409,
+  SYNC_IN_PROGRESS: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  QUANTITY_LIMIT: 422,
+  RATE_LIMITED: 429,
+  INTERNAL_ERROR: 500,
+  SERVICE_UNAVAILABLE: 503,
+};
+
+export interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  error: string;
+  message: string;
+  field?: string;
+}
+
+export function errorBody(code: ErrorCode, message: string, extra: Record<string, unknown> = {}): ErrorBody {
+  const statusCode = HTTP_STATUS[code];
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, ...extra };
+}
+
+/** Fastify and plugin errors a client can cause, by their framework code. */
+const FRAMEWORK_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
+  FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_VALIDATION: 'VALIDATION_FAILED',
+  FST_ERR_NOT_FOUND: 'ROUTE_NOT_FOUND',
+  RATE_LIMITED: 'RATE_LIMITED',
+};
+
+function validationBody(error: FastifyError): ErrorBody {
+  const first = error.validation?.[0];
+  const part = error.validationContext ?? 'body';
+  const path = (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
+  const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
+  const field = [path, missing].filter(Boolean).join('.') || part;
+  const message = first ? `${part}.${field} ${first.message ?? 'is invalid'}` : error.message;
+  return errorBody('VALIDATION_FAILED', message.replace(`${part}.${part} `, `${part} `), { field });
+}
+
+export function toErrorBody(error: FastifyError | DomainError | Error): ErrorBody {
+  if (error instanceof DomainError) {
+    const field = typeof error.details?.field === 'string' ? { field: error.details.field } : {};
+    return errorBody(error.code, error.message, field);
+  }
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) return validationBody(fastifyError);
+  const mapped = fastifyError.code ? FRAMEWORK_CODES[fastifyError.code] : undefined;
+  if (mapped) return errorBody(mapped, fastifyError.message);
+  if (fastifyError.code?.startsWith('FST_JWT_')) return errorBody('UNAUTHORIZED', 'a valid bearer token is required');
+  if (error instanceof SyntaxError && fastifyError.statusCode === 400) return errorBody('INVALID_JSON', 'the body is not valid JSON');
+  const status = fastifyError.statusCode ?? 500;
+  if (status >= 400 && status < 500) return { ...errorBody('VALIDATION_FAILED', fastifyError.message), statusCode: status, error: STATUS_CODES[status] ?? 'Error' };
+  return errorBody('INTERNAL_ERROR', 'something went wrong; the error was logged');
+}
+
+export function registerErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const body = toErrorBody(error);
+    if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: body.code, statusCode: body.statusCode }, body.message);
+    if (body.code === 'RATE_LIMITED' && (error as { retryAfterSeconds?: number }).retryAfterSeconds) {
+      void reply.header('retry-after', String((error as { retryAfterSeconds?: number }).retryAfterSeconds));
+    }
+    return reply.status(body.statusCode).send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send(errorBody('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}

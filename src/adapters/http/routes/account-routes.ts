@@ -1,0 +1,41 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { User } from '../../../domain/user.js';
+import { toUserDto } from '../dto.js';
+import { errors, ProfileSchema } from '../schemas.js';
+
+export interface AccountUseCases {
+  startGuestSession(): Promise<{ sessionId: string }>;
+  getProfile(userId: string): Promise<User>;
+}
+
+export const accountRoutes: FastifyPluginAsyncTypebox<{ useCases: AccountUseCases }> = async (app, { useCases }) => {
+  app.post(
+    '/sessions',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Start a guest session (send it back as X-Session-Id)',
+        response: { 201: Type.Object({ sessionId: Type.String() }) },
+      },
+    },
+    async (_request, reply) => reply.status(201).send(await useCases.startGuestSession()),
+  );
+
+  app.get(
+    '/me',
+    {
+      onRequest: app.requireUser,
+      schema: {
+        tags: ['account'],
+        summary: 'The signed-in user with the wallet balance',
+        security: [{ bearerAuth: [] }],
+        response: { 200: ProfileSchema, ...errors(401) },
+      },
+    },
+    async (request) => {
+      const user = await useCases.getProfile(request.user.sub);
+      return { ...toUserDto(user), balanceCents: user.balanceCents };
+    },
+  );
+};

@@ -1,0 +1,135 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { User } from '../../../domain/user.js';
+import type { SignedIn } from '../../../application/register-user.js';
+import { errors, UserSchema } from '../schemas.js';
+import { toUserDto } from '../dto.js';
+
+export interface AuthUseCases {
+  registerUser(input: {
+    email: string;
+    password: string;
+    nickname?: string;
+    firstName?: string;
+    lastName?: string;
+  }): Promise<SignedIn>;
+  loginUser(input: { email: string; password: string }): Promise<SignedIn>;
+  refreshSession(refreshToken: string): Promise<SignedIn>;
+  logoutUser(refreshToken: string): Promise<void>;
+  verifyEmail(token: string): Promise<void>;
+}
+
+export interface AuthRoutesOptions {
+  useCases: AuthUseCases;
+  loginRateLimit: number;
+}
+
+const AuthResponse = Type.Object({
+  user: UserSchema,
+  accessToken: Type.String(),
+  refreshToken: Type.String(),
+  expiresIn: Type.Integer({ description: 'Access token lifetime in seconds' }),
+});
+
+const Email = Type.String({ minLength: 3, maxLength: 254 });
+const Password = Type.String({ minLength: 1, maxLength: 200, description: '8 to 72 bytes' });
+const Name = Type.String({ maxLength: 100 });
+const RefreshBody = Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) });
+
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { useCases, loginRateLimit }) => {
+  const signedIn = async (result: { user: User; refreshToken: string }) => {
+    const access = await app.signAccessToken({ sub: result.user.id, role: result.user.role });
+    return { user: toUserDto(result.user), refreshToken: result.refreshToken, ...access };
+  };
+
+  app.post(
+    '/auth/register',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account and sign in',
+        body: Type.Object({
+          email: Email,
+          password: Password,
+          nickname: Type.Optional(Name),
+          firstName: Type.Optional(Name),
+          lastName: Type.Optional(Name),
+        }),
+        response: { 201: AuthResponse, ...errors(400, 401, 409, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const result = await useCases.registerUser(request.body);
+      return reply.status(201).send(await signedIn(result));
+    },
+  );
+
+  app.post(
+    '/auth/login',
+    {
+      config: {
+        rateLimit: {
+          max: loginRateLimit,
+          timeWindow: 15 * 60 * 1000,
+          hook: 'preHandler',
+          keyGenerator: (request) => {
+            const email = (request.body as { email?: unknown } | undefined)?.email;
+            return `login:${request.ip}:${typeof email === 'string' ? email.trim().toLowerCase() : ''}`;
+          },
+        },
+      },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with e-mail and password',
+        body: Type.Object({ email: Email, password: Password }),
+        response: { 200: AuthResponse, ...errors(400, 401, 429) },
+      },
+    },
+    async (request) => signedIn(await useCases.loginUser(request.body)),
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Trade a refresh token for a new token pair (the old one is spent)',
+        body: RefreshBody,
+        response: { 200: AuthResponse, ...errors(400, 401) },
+      },
+    },
+    async (request) => signedIn(await useCases.refreshSession(request.body.refreshToken)),
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke the refresh token and its whole family',
+        body: RefreshBody,
+        response: { 204: Type.Null(), ...errors(400) },
+      },
+    },
+    async (request, reply) => {
+      await useCases.logoutUser(request.body.refreshToken);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/auth/verify-email',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Confirm the e-mail address with the token from the confirmation e-mail',
+        body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }),
+        response: { 204: Type.Null(), ...errors(400) },
+      },
+    },
+    async (request, reply) => {
+      await useCases.verifyEmail(request.body.token);
+      return reply.status(204).send(null);
+    },
+  );
+};

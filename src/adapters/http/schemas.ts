@@ -1,0 +1,39 @@
+import { Type, type TSchema } from 'typebox';
+
+export const ErrorResponse = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    code: Type.String({ description: 'Stable SCREAMING_SNAKE error code' }),
+    error: Type.String(),
+    message: Type.String(),
+    field: Type.Optional(Type.String({ description: 'The offending field, for validation errors' })),
+  },
+  { $id: 'ErrorResponse' },
+);
+
+export const errorRef = Type.Ref('ErrorResponse');
+
+/** `response` entries for the given error statuses, all with the shared error body. */
+export function errors(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((status) => [status, errorRef]));
+}
+
+export const Uuid = Type.String({ format: 'uuid' });
+
+export const Pagination = Type.Object({
+  page: Type.Integer({ minimum: 1, default: 1 }),
+  pageSize: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+});
+
+export const UserSchema = Type.Object({
+  id: Uuid,
+  email: Type.String(),
+  nickname: Type.Union([Type.String(), Type.Null()]),
+  firstName: Type.Union([Type.String(), Type.Null()]),
+  lastName: Type.Union([Type.String(), Type.Null()]),
+  role: Type.Union([Type.Literal('customer'), Type.Literal('admin')]),
+  emailVerified: Type.Boolean(),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+
+export const ProfileSchema = Type.Intersect([UserSchema, Type.Object({ balanceCents: Type.Integer() })]);

@@ -1,0 +1,78 @@
+import type { Kysely } from 'kysely';
+import type PgBoss from 'pg-boss';
+import type { Cache, CacheInvalidation } from '../../ports/cache.js';
+import type { Logger } from '../../ports/logger.js';
+import type { TransactionScope, UnitOfWork } from '../../ports/unit-of-work.js';
+import type { OutboxQueuePolicies } from '../jobs/outbox-queues.js';
+import { KyselyOutboxWriter } from './kysely-outbox.js';
+import { KyselyUserRepository } from './kysely-user-repository.js';
+import {
+  KyselyEmailVerificationRepository,
+  KyselyGuestSessionRepository,
+  KyselyRefreshTokenRepository,
+} from './kysely-token-repositories.js';
+import type { Database } from './schema.js';
+
+export type Repositories = Omit<TransactionScope, 'outbox'>;
+
+/** Repositories over a connection or a transaction: the same classes serve both. */
+export function createRepositories(db: Kysely<Database>): Repositories {
+  return {
+    users: new KyselyUserRepository(db),
+    refreshTokens: new KyselyRefreshTokenRepository(db),
+    emailVerifications: new KyselyEmailVerificationRepository(db),
+    guestSessions: new KyselyGuestSessionRepository(db),
+  };
+}
+
+export function mergeInvalidations(invalidations: CacheInvalidation[]): CacheInvalidation {
+  return {
+    keys: [...new Set(invalidations.flatMap((i) => i.keys ?? []))],
+    families: [...new Set(invalidations.flatMap((i) => i.families ?? []))],
+  };
+}
+
+export interface KyselyUnitOfWorkDeps {
+  db: Kysely<Database>;
+  boss: PgBoss;
+  policies: OutboxQueuePolicies;
+  cache: Cache;
+  logger: Logger;
+  /** Wakes local outbox workers after a commit that wrote outbox rows. */
+  nudge: () => void;
+}
+
+export class KyselyUnitOfWork implements UnitOfWork {
+  constructor(private readonly deps: KyselyUnitOfWorkDeps) {}
+
+  async run<T>(work: (scope: TransactionScope) => Promise<T>): Promise<T> {
+    let outbox: KyselyOutboxWriter | undefined;
+    const result = await this.deps.db.transaction().execute(async (tx) => {
+      outbox = new KyselyOutboxWriter(tx, this.deps.boss, this.deps.policies);
+      return work({ ...createRepositories(tx), outbox });
+    });
+    if (outbox && outbox.written > 0) {
+      if (outbox.invalidations.length > 0) await this.invalidateNow(mergeInvalidations(outbox.invalidations));
+      this.deps.nudge();
+    }
+    return result;
+  }
+
+  /** Read-your-writes: drop the stale entries now; the outbox row guarantees it if this fails. */
+  private async invalidateNow(target: CacheInvalidation): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.deps.cache.invalidate(target);
+    } catch (error) {
+      this.deps.logger.debug(
+        {
+          operation: 'cache.invalidate',
+          outcome: 'deferred',
+          durationMs: performance.now() - started,
+          err: (error as Error).message,
+        },
+        'immediate invalidation failed; the outbox will retry',
+      );
+    }
+  }
+}

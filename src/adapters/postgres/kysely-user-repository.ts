@@ -1,0 +1,62 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { User, UserRole } from '../../domain/user.js';
+import type { NewUser, UserRepository } from '../../ports/users.js';
+import type { Database, UsersTable } from './schema.js';
+
+export function toUser(row: Selectable<UsersTable>): User {
+  return {
+    id: row.id,
+    email: row.email,
+    nickname: row.nickname,
+    firstName: row.first_name,
+    lastName: row.last_name,
+    role: row.role,
+    emailVerified: row.email_verified_at !== null,
+    balanceCents: row.balance_cents,
+    createdAt: row.created_at,
+  };
+}
+
+export class KyselyUserRepository implements UserRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insertIfEmailFree(user: NewUser): Promise<User | null> {
+    const row = await this.db
+      .insertInto('users')
+      .values({
+        email: user.email,
+        password_hash: user.passwordHash,
+        nickname: user.nickname,
+        first_name: user.firstName,
+        last_name: user.lastName,
+        role: user.role ?? 'customer',
+      })
+      .onConflict((oc) => oc.column('email').doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
+  async findById(id: string): Promise<User | null> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
+  async findCredentialsByEmail(email: string): Promise<{ user: User; passwordHash: string } | null> {
+    const row = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+    return row ? { user: toUser(row), passwordHash: row.password_hash } : null;
+  }
+
+  async markEmailVerified(id: string, at: Date): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ email_verified_at: at, updated_at: at })
+      .where('id', '=', id)
+      .where('email_verified_at', 'is', null)
+      .execute();
+  }
+
+  async setRole(id: string, role: UserRole): Promise<void> {
+    await this.db.updateTable('users').set({ role, updated_at: new Date() }).where('id', '=', id).execute();
+  }
+}

@@ -1,0 +1,13 @@
+import type { MailMessage } from '../ports/mailer.js';
+
+export function confirmationEmail(input: { to: string; token: string; publicUrl: string }): MailMessage {
+  const link = `${input.publicUrl}/verify-email?token=${encodeURIComponent(input.token)}`;
+  return {
+    to: input.to,
+    subject: 'Confirm your Keyshop e-mail address',
+    text:
+      `Welcome to Keyshop!\n\nConfirm your e-mail address by opening this link:\n${link}\n\n` +
+      `Or send this token to POST /api/v1/auth/verify-email: ${input.token}\n\n` +
+      `The link is valid for 48 hours. If you did not sign up, ignore this message.`,
+  };
+}

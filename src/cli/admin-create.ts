@@ -1,0 +1,24 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.js';
+import { createShop } from '../compose.js';
+import { createLogger } from '../logger.js';
+
+const { values } = parseArgs({ options: { email: { type: 'string' }, password: { type: 'string' } } });
+if (!values.email || !values.password) {
+  console.error('usage: npm run admin:create -- --email E --password P');
+  process.exit(2);
+}
+
+try {
+  const config = loadConfig();
+  const shop = await createShop(config, { role: 'api', logger: createLogger('warn') });
+  try {
+    const { user, created } = await shop.useCases.createAdmin({ email: values.email, password: values.password });
+    console.log(created ? `created admin ${user.email} (${user.id})` : `promoted ${user.email} (${user.id}) to admin`);
+  } finally {
+    await shop.close();
+  }
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : (error as Error).message);
+  process.exit(1);
+}

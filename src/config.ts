@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+
+export type Role = 'all' | 'api' | 'worker';
+
+export interface G2AConfig {
+  /** Host only (`https://api.g2a.com`); the client adds `/v1`. Absent: the in-process simulator. */
+  baseUrl?: string;
+  apiHash: string;
+  apiSecret: string;
+  email: string;
+  ratePerMinute: number;
+  webhookSecret?: string;
+}
+
+export interface Config {
+  production: boolean;
+  port: number;
+  host: string;
+  publicUrl: string;
+  logLevel: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  redisKeyPrefix: string;
+  jwtSecret: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlDays: number;
+  bcryptCost: number;
+  smtpUrl?: string;
+  mailFrom: string;
+  g2a: G2AConfig;
+  keysEncryptionKey: Buffer;
+  priceMarkupPercent: number;
+  loginRateLimit: number;
+  globalRateLimitPerMinute?: number;
+  corsOrigin: string | boolean;
+  outboxMaxAttempts: number;
+  /** Problems that do not stop the start but deserve a warning (development fallbacks). */
+  warnings: string[];
+}
+
+export const DEV_JWT_SECRET = 'keyshop-development-only-jwt-secret-do-not-deploy';
+const DEV_G2A = { apiHash: 'keyshop-dev-hash', apiSecret: 'keyshop-dev-secret', email: 'dev@keyshop.local' };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the environment; throws one `ConfigError` naming every bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const production = env.NODE_ENV === 'production';
+
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const url = (name: string, protocols: string[]): string | undefined => {
+    const raw = read(name);
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) {
+        problems.push(`${name} must use ${protocols.join(' or ')} (got "${parsed.protocol}")`);
+      }
+    } catch {
+      problems.push(`${name} is not a valid URL`);
+    }
+    return raw;
+  };
+
+  const port = integer('PORT', 3000, 0, 65535);
+  const host = read('HOST') ?? '0.0.0.0';
+  const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
+  const smtpUrl = url('SMTP_URL', ['smtp:', 'smtps:']);
+  const g2aBaseUrl = url('G2A_BASE_URL', ['http:', 'https:']);
+  if (g2aBaseUrl && new URL(g2aBaseUrl).pathname.replace(/\/$/, '') !== '') {
+    problems.push('G2A_BASE_URL must be the host only (e.g. https://api.g2a.com); the client adds /v1');
+  }
+
+  let jwtSecret = read('JWT_SECRET');
+  if (jwtSecret === undefined) {
+    if (production) problems.push('JWT_SECRET is required in production');
+    else warnings.push('JWT_SECRET is unset: using the development secret');
+    jwtSecret = DEV_JWT_SECRET;
+  } else if (jwtSecret.length < 32) {
+    if (production) problems.push('JWT_SECRET must be at least 32 characters');
+    else warnings.push('JWT_SECRET is shorter than 32 characters: refused in production');
+  }
+
+  const g2aHash = read('G2A_API_HASH');
+  const g2aSecret = read('G2A_API_SECRET');
+  const g2aEmail = read('G2A_EMAIL');
+  const g2aCredentials = [g2aHash, g2aSecret, g2aEmail].filter((v) => v !== undefined).length;
+  if (g2aCredentials > 0 && g2aCredentials < 3) {
+    problems.push('G2A_API_HASH, G2A_API_SECRET and G2A_EMAIL must be set together');
+  }
+  if (production && (g2aCredentials < 3 || !g2aBaseUrl)) {
+    problems.push('G2A_BASE_URL, G2A_API_HASH, G2A_API_SECRET and G2A_EMAIL are required in production');
+  }
+  if (g2aBaseUrl && g2aCredentials < 3 && !production) {
+    problems.push('G2A_BASE_URL needs G2A_API_HASH, G2A_API_SECRET and G2A_EMAIL');
+  }
+
+  let keysEncryptionKey: Buffer;
+  const rawKey = read('KEYS_ENCRYPTION_KEY');
+  if (rawKey !== undefined) {
+    keysEncryptionKey = Buffer.from(rawKey, 'base64');
+    if (keysEncryptionKey.length !== 32) problems.push('KEYS_ENCRYPTION_KEY must be 32 bytes in base64');
+  } else {
+    if (production) problems.push('KEYS_ENCRYPTION_KEY is required in production');
+    else warnings.push('KEYS_ENCRYPTION_KEY is unset: deriving it from JWT_SECRET');
+    keysEncryptionKey = createHash('sha256').update(`keyshop-keys:${jwtSecret}`).digest();
+  }
+
+  const g2aWebhookSecret = read('G2A_WEBHOOK_SECRET');
+  const markupRaw = read('PRICE_MARKUP_PERCENT');
+  let priceMarkupPercent = 2;
+  if (markupRaw !== undefined) {
+    priceMarkupPercent = Number(markupRaw);
+    if (!/^\d+(\.\d{1,2})?$/.test(markupRaw) || priceMarkupPercent > 1000) {
+      problems.push(`PRICE_MARKUP_PERCENT must be a number from 0 to 1000 with at most 2 decimals (got "${markupRaw}")`);
+      priceMarkupPercent = 2;
+    }
+  }
+
+  const logLevel = read('LOG_LEVEL') ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+
+  const corsRaw = read('CORS_ORIGIN');
+  const config: Config = {
+    production,
+    port,
+    host,
+    publicUrl: read('PUBLIC_URL') ?? `http://localhost:${port}`,
+    logLevel,
+    databaseUrl,
+    redisUrl,
+    redisKeyPrefix: read('REDIS_KEY_PREFIX') ?? '',
+    jwtSecret,
+    accessTokenTtlSeconds: integer('ACCESS_TOKEN_TTL_SECONDS', 15 * 60, 30, 24 * 3600),
+    refreshTokenTtlDays: integer('REFRESH_TOKEN_TTL_DAYS', 30, 1, 365),
+    bcryptCost: integer('BCRYPT_COST', 12, 4, 15),
+    smtpUrl,
+    mailFrom: read('MAIL_FROM') ?? 'Keyshop <no-reply@keyshop.local>',
+    g2a: {
+      baseUrl: g2aBaseUrl,
+      apiHash: g2aHash ?? DEV_G2A.apiHash,
+      apiSecret: g2aSecret ?? DEV_G2A.apiSecret,
+      email: g2aEmail ?? DEV_G2A.email,
+      ratePerMinute: integer('G2A_RATE_PER_MINUTE', 600, 1, 1_000_000),
+      webhookSecret: g2aWebhookSecret,
+    },
+    keysEncryptionKey,
+    priceMarkupPercent,
+    loginRateLimit: integer('LOGIN_RATE_LIMIT', 10, 1, 1_000_000),
+    globalRateLimitPerMinute: read('RATE_LIMIT_PER_MINUTE')
+      ? integer('RATE_LIMIT_PER_MINUTE', 0, 1, 10_000_000)
+      : undefined,
+    corsOrigin: corsRaw === undefined ? !production : corsRaw === '*' ? true : corsRaw,
+    outboxMaxAttempts: integer('OUTBOX_MAX_ATTEMPTS', 10, 1, 1000),
+    warnings,
+  };
+  if (production && config.bcryptCost < 10) problems.push('BCRYPT_COST must be at least 10 in production');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

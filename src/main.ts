@@ -1,0 +1,53 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Role } from './config.js';
+import { createShop } from './compose.js';
+import { createLogger } from './logger.js';
+
+const ROLES: Role[] = ['all', 'api', 'worker'];
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { role: { type: 'string', default: 'all' } } });
+  const role = values.role as Role;
+  if (!ROLES.includes(role)) {
+    console.error(`--role must be one of ${ROLES.join(', ')}`);
+    process.exit(2);
+  }
+
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  for (const warning of config.warnings) logger.warn(warning);
+
+  const shop = await createShop(config, { role, logger });
+  if (shop.app) {
+    const address = await shop.app.listen({ port: config.port, host: config.host });
+    logger.info({ role, address }, `Keyshop is up; Swagger UI at ${config.publicUrl}/docs`);
+  } else {
+    logger.info({ role }, 'Keyshop worker is up');
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await shop.close();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,28 @@
+/** The families whose members are invalidated together by bumping a generation counter. */
+export type CacheFamily = 'catalog' | 'home';
+
+/** What a cache-aside read is about: a plain key (`game:{id}`) or a member of a family (`catalog:{gen}:{hash}`). */
+export type CacheRef = { key: string } | { family: CacheFamily; member: string };
+
+/** What one invalidation removes: keys deleted, families bumped to a new generation. */
+export interface CacheInvalidation {
+  keys?: string[];
+  families?: CacheFamily[];
+}
+
+export type CacheHealth = 'ok' | 'down' | 'disabled';
+
+/**
+ * A cache that may vanish at any time. Reads never fail because of it; invalidations report failure so the
+ * outbox can retry them.
+ */
+export interface Cache {
+  /**
+   * Cache-aside: answers the cached value, or loads it and fills the cache unless an invalidation of the same
+   * key or family happened after the miss (no stale set). Cache failures fall back to `load`.
+   */
+  getOrLoad<T>(ref: CacheRef, ttlSeconds: number, load: () => Promise<T>): Promise<T>;
+  /** Deletes keys and bumps families; rejects when the cache is unreachable. Idempotent. */
+  invalidate(target: CacheInvalidation): Promise<void>;
+  health(): Promise<CacheHealth>;
+}

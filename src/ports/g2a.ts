@@ -1,0 +1,101 @@
+/** A product as the G2A Export API lists it (`GET /v1/products`). Prices are EUR numbers as G2A sends them. */
+export interface G2AProduct {
+  id: string;
+  name: string;
+  type?: string;
+  slug?: string;
+  qty: number;
+  minPrice: number;
+  retail_min_price?: number;
+  retailMinBasePrice?: number;
+  availableToBuy?: boolean;
+  thumbnail?: string;
+  smallImage?: string;
+  coverImage?: string;
+  description?: string;
+  region?: string;
+  developer?: string;
+  publisher?: string;
+  platform?: string;
+  release_date?: string;
+  updated_at?: string;
+  categories?: { id: number; name: string }[];
+}
+
+export interface G2AProductPage {
+  total: number;
+  page: number;
+  docs: G2AProduct[];
+}
+
+export interface ListProductsQuery {
+  page: number;
+  includeOutOfStock?: boolean;
+  id?: string;
+  /** Only products with at least this stock. */
+  minQty?: number;
+  /** Only products updated in this range, `YYYY-MM-DD HH:mm:ss` as G2A writes `updated_at`. */
+  updatedAtFrom?: string;
+  updatedAtTo?: string;
+}
+
+export interface G2AOrderCreated {
+  orderId: string;
+  price: number;
+  currency: string;
+}
+
+export interface G2AOrderDetails {
+  status: string;
+  price: number;
+  currency: string;
+}
+
+/**
+ * Why a G2A call failed, as far as the caller needs to branch on it.
+ * - `rate_limited`, `unavailable`, `timeout`, `network`: transient; the client already retried.
+ * - `not_ready`: the key is not processed yet; poll again later.
+ * - `rejected`: a final 4xx (out of stock, price above max_price, payment refused, bad request).
+ * - `not_found`: the order or product does not exist.
+ * - `unauthorized`: credentials are wrong.
+ */
+export type G2AErrorKind =
+  | 'rate_limited'
+  | 'unavailable'
+  | 'timeout'
+  | 'network'
+  | 'not_ready'
+  | 'rejected'
+  | 'not_found'
+  | 'unauthorized';
+
+export class G2AError extends Error {
+  constructor(
+    readonly kind: G2AErrorKind,
+    message: string,
+    readonly httpStatus?: number,
+    readonly g2aCode?: string,
+  ) {
+    super(message);
+    this.name = 'G2AError';
+  }
+
+  get transient(): boolean {
+    return ['rate_limited', 'unavailable', 'timeout', 'network', 'not_ready'].includes(this.kind);
+  }
+}
+
+/** The G2A Export API, used to sync the catalogue and to buy keys. */
+export interface G2A {
+  /** One page of 20 products; `includeOutOfStock` also lists products with qty 0. */
+  listProducts(query: ListProductsQuery): Promise<G2AProductPage>;
+  /** Creates (reserves) an order for one unit; never retried automatically on an ambiguous failure. */
+  createOrder(input: { productId: string; maxPriceEur: number; currency?: string }): Promise<G2AOrderCreated>;
+  /** Pays a created order. */
+  payOrder(orderId: string): Promise<{ transactionId: string }>;
+  getOrderDetails(orderId: string): Promise<G2AOrderDetails>;
+  /** The key of a paid order; throws `G2AError('not_ready')` while G2A is still processing it. */
+  getOrderKey(orderId: string): Promise<{ key: string }>;
+  /** Human-readable description of the endpoint, for the start-up log. */
+  describe(): string;
+}

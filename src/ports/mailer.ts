@@ -1,0 +1,11 @@
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  html?: string;
+}
+
+/** Sends e-mail; rejects when the message could not be handed to the mail server, so the outbox retries. */
+export interface Mailer {
+  send(message: MailMessage): Promise<void>;
+}

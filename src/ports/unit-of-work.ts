@@ -1,0 +1,20 @@
+import type { OutboxWriter } from './outbox.js';
+import type { EmailVerificationRepository, GuestSessionRepository, RefreshTokenRepository } from './tokens.js';
+import type { UserRepository } from './users.js';
+
+/** Repositories and the outbox writer bound to one transaction. */
+export interface TransactionScope {
+  users: UserRepository;
+  refreshTokens: RefreshTokenRepository;
+  emailVerifications: EmailVerificationRepository;
+  guestSessions: GuestSessionRepository;
+  outbox: OutboxWriter;
+}
+
+/**
+ * Runs `work` in one database transaction. After commit, cache invalidations written to the outbox are also
+ * applied at once (best effort) and the outbox workers are nudged; after rollback nothing leaves.
+ */
+export interface UnitOfWork {
+  run<T>(work: (scope: TransactionScope) => Promise<T>): Promise<T>;
+}

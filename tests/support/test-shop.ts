@@ -1,0 +1,63 @@
+import pino from 'pino';
+import { createShop, type Shop, type ShopOptions } from '../../src/compose.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createTestDatabase, redisUrl, uniqueRedisPrefix } from './services.js';
+
+export interface TestShop extends Shop {
+  config: Config;
+  databaseUrl: string;
+  /** Closes the shop and drops its database. */
+  dispose(): Promise<void>;
+}
+
+export interface TestShopOptions extends Partial<ShopOptions> {
+  env?: Record<string, string | undefined>;
+  /** No Redis at all (`REDIS_URL` unset). */
+  withoutRedis?: boolean;
+  /** Reuse a database (another process of the same shop); it is not dropped by this shop. */
+  databaseUrl?: string;
+}
+
+/** A whole shop (API and workers) on a fresh database and its own Redis key prefix. */
+export async function startTestShop(options: TestShopOptions = {}): Promise<TestShop> {
+  const database = options.databaseUrl ? { url: options.databaseUrl, drop: async () => {} } : await createTestDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    REDIS_URL: options.withoutRedis ? undefined : redisUrl(),
+    REDIS_KEY_PREFIX: uniqueRedisPrefix(),
+    JWT_SECRET: 'test-secret-test-secret-test-secret-42',
+    BCRYPT_COST: '4',
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  });
+  const shop = await createShop(config, {
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...options,
+  });
+  return {
+    ...shop,
+    config,
+    databaseUrl: database.url,
+    dispose: async () => {
+      await shop.close();
+      await database.drop();
+    },
+  };
+}
+
+/** Polls `probe` until it answers truthy; fails with `message` at the deadline. */
+export async function waitFor<T>(probe: () => Promise<T> | T, message: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${message}${last ? ` (${String(last)})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
