@@ -29,6 +29,11 @@ export default tseslint.config(
     },
   },
   {
+    // Migrations run on `Kysely<any>`: they must not depend on today's table types.
+    files: ['migrations/**/*.ts', 'src/adapters/postgres/migrate.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     files: ['src/domain/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -36,7 +41,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['node:*', ...infrastructure], message: 'The domain is plain TypeScript.' },
-            { group: ['**/application/**', '**/ports/**', '**/adapters/**'], message: 'The domain imports nothing outside src/domain.' },
+            {
+              group: ['**/application/**', '**/ports/**', '**/adapters/**'],
+              message: 'The domain imports nothing outside src/domain.',
+            },
           ],
         },
       ],
@@ -64,7 +72,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: infrastructure, message: 'Use cases reach infrastructure through ports.' },
-            { group: ['**/adapters/**'], message: 'The application layer may import the domain and ports only.' },
+            {
+              group: ['**/adapters/**'],
+              message: 'The application layer may import the domain and ports only.',
+            },
           ],
         },
       ],

@@ -11,9 +11,19 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('nickname', 'text')
     .addColumn('first_name', 'text')
     .addColumn('last_name', 'text')
-    .addColumn('role', 'text', (c) => c.notNull().defaultTo('customer').check(sql`role IN ('customer', 'admin')`))
+    .addColumn('role', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('customer')
+        .check(sql`role IN ('customer', 'admin')`),
+    )
     .addColumn('email_verified_at', 'timestamptz')
-    .addColumn('balance_cents', 'bigint', (c) => c.notNull().defaultTo(0).check(sql`balance_cents >= 0`))
+    .addColumn('balance_cents', 'bigint', (c) =>
+      c
+        .notNull()
+        .defaultTo(0)
+        .check(sql`balance_cents >= 0`),
+    )
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
@@ -52,7 +62,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('guest_sessions_expires_idx').on('guest_sessions').column('expires_at').execute();
+  await db.schema
+    .createIndex('guest_sessions_expires_idx')
+    .on('guest_sessions')
+    .column('expires_at')
+    .execute();
 
   await db.schema
     .createTable('outbox')
@@ -60,7 +74,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('topic', 'text', (c) => c.notNull())
     .addColumn('payload', 'jsonb', (c) => c.notNull())
     .addColumn('status', 'text', (c) =>
-      c.notNull().defaultTo('pending').check(sql`status IN ('pending', 'done', 'dead')`),
+      c
+        .notNull()
+        .defaultTo('pending')
+        .check(sql`status IN ('pending', 'done', 'dead')`),
     )
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('last_error', 'text')

@@ -31,6 +31,7 @@ import type { Cache } from './ports/cache.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { Mailer } from './ports/mailer.js';
 import type { PasswordHasher } from './ports/password-hasher.js';
+import type { UnitOfWork } from './ports/unit-of-work.js';
 import type { FastifyInstance } from 'fastify';
 
 export interface ShopOptions {
@@ -52,8 +53,11 @@ export interface Shop {
   boss: PgBoss;
   cache: Cache;
   redis?: Redis;
+  uow: UnitOfWork;
   passwordHasher: PasswordHasher;
-  useCases: UseCases & { createAdmin: (input: { email: string; password: string }) => ReturnType<typeof createAdmin> };
+  useCases: UseCases & {
+    createAdmin: (input: { email: string; password: string }) => ReturnType<typeof createAdmin>;
+  };
   close(): Promise<void>;
 }
 
@@ -91,12 +95,15 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
     if (config.redisUrl) {
       redis = createRedisClient(config.redisUrl, { keyPrefix: config.redisKeyPrefix, logger });
       closers.push(() => redis!.quit().catch(() => redis!.disconnect()));
-      cache = new RedisCache(redis, { logger });
+      const redisCache = new RedisCache(redis, { logger });
+      closers.push(async () => redisCache.shutdown());
+      cache = redisCache;
     } else {
       logger.warn('REDIS_URL is unset: running without a cache; locks and rate limits use PostgreSQL');
     }
 
-    const policies = options.outboxPolicies ?? outboxQueuePolicies({ emailMaxAttempts: config.outboxMaxAttempts });
+    const policies =
+      options.outboxPolicies ?? outboxQueuePolicies({ emailMaxAttempts: config.outboxMaxAttempts });
     const runsWorkers = role !== 'api';
     const boss = new PgBoss({
       connectionString: databaseUrl,
@@ -121,7 +128,13 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
     let nudge = () => {};
     const uow = new KyselyUnitOfWork({ db, boss, policies, cache, logger, nudge: () => nudge() });
     if (runsWorkers) {
-      const workers = await startOutboxWorkers({ boss, db, policies, handlers: outboxHandlers({ cache, mailer }), logger });
+      const workers = await startOutboxWorkers({
+        boss,
+        db,
+        policies,
+        handlers: outboxHandlers({ cache, mailer }),
+        logger,
+      });
       nudge = workers.nudge;
     }
 
@@ -138,7 +151,8 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
       verifyEmail: (token: string) => verifyEmail({ uow, clock }, token),
       getProfile: (userId: string) => getProfile({ users: repositories.users }, userId),
       startGuestSession: () => startGuestSession({ uow, clock }),
-      createAdmin: (input: { email: string; password: string }) => createAdmin({ uow, passwordHasher }, input),
+      createAdmin: (input: { email: string; password: string }) =>
+        createAdmin({ uow, passwordHasher }, input),
     };
 
     let app: FastifyInstance | undefined;
@@ -163,7 +177,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
       closers.push(() => app!.close());
     }
 
-    return { app, db, boss, cache, redis, passwordHasher, useCases, close };
+    return { app, db, boss, cache, redis, uow, passwordHasher, useCases, close };
   } catch (error) {
     await close();
     throw error;

@@ -137,7 +137,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (markupRaw !== undefined) {
     priceMarkupPercent = Number(markupRaw);
     if (!/^\d+(\.\d{1,2})?$/.test(markupRaw) || priceMarkupPercent > 1000) {
-      problems.push(`PRICE_MARKUP_PERCENT must be a number from 0 to 1000 with at most 2 decimals (got "${markupRaw}")`);
+      problems.push(
+        `PRICE_MARKUP_PERCENT must be a number from 0 to 1000 with at most 2 decimals (got "${markupRaw}")`,
+      );
       priceMarkupPercent = 2;
     }
   }

@@ -34,7 +34,8 @@ export async function loginUser(
     await deps.passwordHasher.verifyDummy(input.password);
     throw invalidCredentials();
   }
-  if (!(await deps.passwordHasher.verify(input.password, credentials.passwordHash))) throw invalidCredentials();
+  if (!(await deps.passwordHasher.verify(input.password, credentials.passwordHash)))
+    throw invalidCredentials();
 
   const now = deps.clock.now();
   const refreshToken = await deps.uow.run((scope) =>

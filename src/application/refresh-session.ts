@@ -41,7 +41,10 @@ export async function refreshSession(deps: RefreshSessionDeps, refreshToken: str
   });
 
   if ('reused' in outcome) {
-    deps.logger.warn({ operation: 'auth.refresh', outcome: 'reuse', familyId: outcome.familyId }, 'refresh token reused');
+    deps.logger.warn(
+      { operation: 'auth.refresh', outcome: 'reuse', familyId: outcome.familyId },
+      'refresh token reused',
+    );
     throw new DomainError('TOKEN_REUSED', 'this refresh token was already used; sign in again');
   }
   if ('invalid' in outcome) throw new DomainError('UNAUTHORIZED', 'refresh token is invalid or expired');

@@ -65,6 +65,9 @@ export async function registerUser(deps: RegisterUserDeps, input: RegisterUserIn
     });
     return { user, refreshToken };
   });
-  deps.logger.info({ operation: 'user.register', outcome: 'created', userId: result.user.id }, 'user registered');
+  deps.logger.info(
+    { operation: 'user.register', outcome: 'created', userId: result.user.id },
+    'user registered',
+  );
   return result;
 }

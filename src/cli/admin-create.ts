@@ -13,8 +13,13 @@ try {
   const config = loadConfig();
   const shop = await createShop(config, { role: 'api', logger: createLogger('warn') });
   try {
-    const { user, created } = await shop.useCases.createAdmin({ email: values.email, password: values.password });
-    console.log(created ? `created admin ${user.email} (${user.id})` : `promoted ${user.email} (${user.id}) to admin`);
+    const { user, created } = await shop.useCases.createAdmin({
+      email: values.email,
+      password: values.password,
+    });
+    console.log(
+      created ? `created admin ${user.email} (${user.id})` : `promoted ${user.email} (${user.id}) to admin`,
+    );
   } finally {
     await shop.close();
   }

@@ -1,5 +1,9 @@
 import type { OutboxWriter } from './outbox.js';
-import type { EmailVerificationRepository, GuestSessionRepository, RefreshTokenRepository } from './tokens.js';
+import type {
+  EmailVerificationRepository,
+  GuestSessionRepository,
+  RefreshTokenRepository,
+} from './tokens.js';
 import type { UserRepository } from './users.js';
 
 /** Repositories and the outbox writer bound to one transaction. */

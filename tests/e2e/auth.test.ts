@@ -11,11 +11,20 @@ beforeAll(async () => {
 afterAll(() => shop?.dispose());
 
 async function register(email: string, password = 'correct horse', extra: Record<string, unknown> = {}) {
-  return shop.app!.inject({ method: 'POST', url: api('/auth/register'), payload: { email, password, ...extra } });
+  return shop.app!.inject({
+    method: 'POST',
+    url: api('/auth/register'),
+    payload: { email, password, ...extra },
+  });
 }
 
 async function login(email: string, password: string, ip = '10.0.0.1') {
-  return shop.app!.inject({ method: 'POST', url: api('/auth/login'), payload: { email, password }, remoteAddress: ip });
+  return shop.app!.inject({
+    method: 'POST',
+    url: api('/auth/login'),
+    payload: { email, password },
+    remoteAddress: ip,
+  });
 }
 
 describe('sign-up and sign-in', () => {
@@ -27,12 +36,21 @@ describe('sign-up and sign-in', () => {
     });
     expect(response.statusCode).toBe(201);
     const body = response.json();
-    expect(body.user).toMatchObject({ email: 'alice@example.com', nickname: 'alice', role: 'customer', emailVerified: false });
+    expect(body.user).toMatchObject({
+      email: 'alice@example.com',
+      nickname: 'alice',
+      role: 'customer',
+      emailVerified: false,
+    });
     expect(body.expiresIn).toBe(900);
     expect(body.accessToken).toEqual(expect.any(String));
     expect(body.refreshToken).toEqual(expect.any(String));
 
-    const me = await shop.app!.inject({ method: 'GET', url: api('/me'), headers: { authorization: `Bearer ${body.accessToken}` } });
+    const me = await shop.app!.inject({
+      method: 'GET',
+      url: api('/me'),
+      headers: { authorization: `Bearer ${body.accessToken}` },
+    });
     expect(me.statusCode).toBe(200);
     expect(me.json()).toMatchObject({ email: 'alice@example.com', role: 'customer', balanceCents: 0 });
 
@@ -58,7 +76,8 @@ describe('sign-up and sign-in', () => {
   it('rate-limits login attempts per address and e-mail', async () => {
     await register('carol@example.com', 'carol password');
     const statuses: number[] = [];
-    for (let i = 0; i < 7; i++) statuses.push((await login('carol@example.com', 'guess', '10.9.9.9')).statusCode);
+    for (let i = 0; i < 7; i++)
+      statuses.push((await login('carol@example.com', 'guess', '10.9.9.9')).statusCode);
     expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
     expect(statuses.slice(5)).toEqual([429, 429]);
     const limited = await login('carol@example.com', 'carol password', '10.9.9.9');
@@ -82,7 +101,9 @@ describe('sign-up and sign-in', () => {
 
 function forgedToken(): string {
   const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
-  const payload = Buffer.from(JSON.stringify({ sub: crypto.randomUUID(), role: 'admin' })).toString('base64url');
+  const payload = Buffer.from(JSON.stringify({ sub: crypto.randomUUID(), role: 'admin' })).toString(
+    'base64url',
+  );
   return `${header}.${payload}.${Buffer.from('forged').toString('base64url')}`;
 }
 
@@ -122,7 +143,11 @@ describe('refresh tokens', () => {
       payload: { refreshToken: signedIn.refreshToken },
     });
     expect(refresh.statusCode).toBe(401);
-    const unknown = await shop.app!.inject({ method: 'POST', url: api('/auth/refresh'), payload: { refreshToken: 'nope' } });
+    const unknown = await shop.app!.inject({
+      method: 'POST',
+      url: api('/auth/refresh'),
+      payload: { refreshToken: 'nope' },
+    });
     expect(unknown.json()).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED' });
   });
 });
@@ -136,7 +161,9 @@ describe('e-mail verification', () => {
       .where('topic', '=', 'email.send')
       .where(sql`payload->>'to'`, '=', 'frank@example.com')
       .executeTakeFirstOrThrow();
-    const token = /POST \/api\/v1\/auth\/verify-email: (\S+)/.exec((row.payload as { text: string }).text)?.[1];
+    const token = /POST \/api\/v1\/auth\/verify-email: (\S+)/.exec(
+      (row.payload as { text: string }).text,
+    )?.[1];
     expect(token).toBeDefined();
 
     const verify = (value: string) =>
@@ -171,9 +198,14 @@ describe('guest sessions and the admin guard', () => {
     });
     expect(asCustomer.statusCode).toBe(403);
     expect(asCustomer.json().code).toBe('FORBIDDEN');
-    expect((await shop.app!.inject({ method: 'GET', url: api('/admin/outbox') })).json().code).toBe('UNAUTHORIZED');
+    expect((await shop.app!.inject({ method: 'GET', url: api('/admin/outbox') })).json().code).toBe(
+      'UNAUTHORIZED',
+    );
 
-    const promoted = await shop.useCases.createAdmin({ email: 'grace@example.com', password: 'another password' });
+    const promoted = await shop.useCases.createAdmin({
+      email: 'grace@example.com',
+      password: 'another password',
+    });
     expect(promoted.created).toBe(false);
     expect((await login('grace@example.com', 'another password', '10.1.1.1')).statusCode).toBe(401);
     const admin = (await login('grace@example.com', 'grace password', '10.1.1.1')).json();

@@ -17,19 +17,50 @@ const register = (payload: string, contentType = 'application/json') =>
   });
 
 async function rowCounts() {
-  const users = await shop.db.selectFrom('users').select(shop.db.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const outbox = await shop.db.selectFrom('outbox').select(shop.db.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const users = await shop.db
+    .selectFrom('users')
+    .select(shop.db.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const outbox = await shop.db
+    .selectFrom('outbox')
+    .select(shop.db.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return { users: users.n, outbox: outbox.n };
 }
 
 describe('bad input gets a documented 4xx and changes nothing', () => {
-  const cases: { name: string; body: string; contentType?: string; status: number; code: string; field?: string }[] = [
+  const cases: {
+    name: string;
+    body: string;
+    contentType?: string;
+    status: number;
+    code: string;
+    field?: string;
+  }[] = [
     { name: 'malformed JSON', body: '{"email": "a@b.co", ', status: 400, code: 'INVALID_JSON' },
     { name: 'an empty JSON body', body: '', status: 400, code: 'INVALID_JSON' },
     { name: 'a JSON array', body: '[]', status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'a number where a string belongs', body: '{"email": 42, "password": "long enough"}', status: 400, code: 'VALIDATION_FAILED', field: 'email' },
-    { name: 'a missing field', body: '{"email": "x@example.com"}', status: 400, code: 'VALIDATION_FAILED', field: 'password' },
-    { name: 'a password too short', body: '{"email": "x@example.com", "password": "short"}', status: 400, code: 'VALIDATION_FAILED', field: 'password' },
+    {
+      name: 'a number where a string belongs',
+      body: '{"email": 42, "password": "long enough"}',
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      field: 'email',
+    },
+    {
+      name: 'a missing field',
+      body: '{"email": "x@example.com"}',
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      field: 'password',
+    },
+    {
+      name: 'a password too short',
+      body: '{"email": "x@example.com", "password": "short"}',
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      field: 'password',
+    },
     {
       name: 'a password over 72 bytes',
       body: JSON.stringify({ email: 'x@example.com', password: 'é'.repeat(40) }),
@@ -37,7 +68,13 @@ describe('bad input gets a documented 4xx and changes nothing', () => {
       code: 'VALIDATION_FAILED',
       field: 'password',
     },
-    { name: 'an invalid e-mail', body: '{"email": "not-an-email", "password": "long enough"}', status: 400, code: 'VALIDATION_FAILED', field: 'email' },
+    {
+      name: 'an invalid e-mail',
+      body: '{"email": "not-an-email", "password": "long enough"}',
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      field: 'email',
+    },
     {
       name: 'an over-long nickname',
       body: JSON.stringify({ email: 'x@example.com', password: 'long enough', nickname: 'n'.repeat(101) }),
@@ -45,10 +82,20 @@ describe('bad input gets a documented 4xx and changes nothing', () => {
       code: 'VALIDATION_FAILED',
       field: 'nickname',
     },
-    { name: 'a non-JSON media type', body: 'email=x@example.com', contentType: 'text/plain', status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+    {
+      name: 'a non-JSON media type',
+      body: 'email=x@example.com',
+      contentType: 'text/plain',
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    },
     {
       name: 'a 2 MiB body',
-      body: JSON.stringify({ email: 'x@example.com', password: 'long enough', nickname: 'x'.repeat(2 * 1024 * 1024) }),
+      body: JSON.stringify({
+        email: 'x@example.com',
+        password: 'long enough',
+        nickname: 'x'.repeat(2 * 1024 * 1024),
+      }),
       status: 413,
       code: 'PAYLOAD_TOO_LARGE',
     },
@@ -60,7 +107,12 @@ describe('bad input gets a documented 4xx and changes nothing', () => {
       const response = await register(c.body, c.contentType);
       expect(response.statusCode).toBe(c.status);
       const body = response.json();
-      expect(body).toMatchObject({ statusCode: c.status, code: c.code, error: expect.any(String), message: expect.any(String) });
+      expect(body).toMatchObject({
+        statusCode: c.status,
+        code: c.code,
+        error: expect.any(String),
+        message: expect.any(String),
+      });
       expect(JSON.stringify(body)).not.toMatch(/FST_/);
       if (c.field) {
         expect(body.field).toBe(c.field);

@@ -23,7 +23,11 @@ it('20 parallel registrations of one e-mail create exactly one account and one e
   expect(statuses.filter((s) => s === 409)).toHaveLength(19);
   for (const r of responses.filter((r) => r.statusCode === 409)) expect(r.json().code).toBe('EMAIL_TAKEN');
 
-  const users = await shop.db.selectFrom('users').select('id').where('email', '=', 'race@example.com').execute();
+  const users = await shop.db
+    .selectFrom('users')
+    .select('id')
+    .where('email', '=', 'race@example.com')
+    .execute();
   expect(users).toHaveLength(1);
   const emails = await shop.db.selectFrom('outbox').select('id').where('topic', '=', 'email.send').execute();
   expect(emails).toHaveLength(1);

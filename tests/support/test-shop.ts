@@ -3,6 +3,8 @@ import { createShop, type Shop, type ShopOptions } from '../../src/compose.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createTestDatabase, redisUrl, uniqueRedisPrefix } from './services.js';
 
+export { waitFor } from './wait-for.js';
+
 export interface TestShop extends Shop {
   config: Config;
   databaseUrl: string;
@@ -20,7 +22,9 @@ export interface TestShopOptions extends Partial<ShopOptions> {
 
 /** A whole shop (API and workers) on a fresh database and its own Redis key prefix. */
 export async function startTestShop(options: TestShopOptions = {}): Promise<TestShop> {
-  const database = options.databaseUrl ? { url: options.databaseUrl, drop: async () => {} } : await createTestDatabase();
+  const database = options.databaseUrl
+    ? { url: options.databaseUrl, drop: async () => {} }
+    : await createTestDatabase();
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: database.url,
@@ -44,20 +48,4 @@ export async function startTestShop(options: TestShopOptions = {}): Promise<Test
       await database.drop();
     },
   };
-}
-
-/** Polls `probe` until it answers truthy; fails with `message` at the deadline. */
-export async function waitFor<T>(probe: () => Promise<T> | T, message: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${message}${last ? ` (${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }

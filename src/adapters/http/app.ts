@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../../ports/clock.js';
 import type { OutboxMonitor } from '../../ports/outbox.js';
 import type { GuestSessionRepository } from '../../ports/tokens.js';
+import { REQUEST_SCOPED, requestContext } from '../../logger.js';
 import { registerErrorHandlers } from './errors.js';
 import { identityPlugin } from './identity.js';
 import { registerMetrics } from './metrics.js';
@@ -58,6 +59,11 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
+    childLoggerFactory: (logger, bindings, options) => {
+      const child = logger.child(bindings, options);
+      (child as unknown as Record<symbol, boolean>)[REQUEST_SCOPED] = true;
+      return child;
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON only: a text/plain body is 415, not a string that fails validation.
@@ -65,6 +71,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   registerValidators(app);
   registerErrorHandlers(app);
   app.addSchema(ErrorResponse);
+  app.addHook('onRequest', (request, _reply, done) => requestContext.run({ reqId: request.id }, done));
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
@@ -95,6 +102,9 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
 
   await app.register(swagger, {
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) || `def-${i}`,
+    },
     openapi: {
       openapi: '3.1.0',
       info: {

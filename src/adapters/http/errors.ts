@@ -72,10 +72,17 @@ export function toErrorBody(error: FastifyError | DomainError | Error): ErrorBod
   if (fastifyError.validation) return validationBody(fastifyError);
   const mapped = fastifyError.code ? FRAMEWORK_CODES[fastifyError.code] : undefined;
   if (mapped) return errorBody(mapped, fastifyError.message);
-  if (fastifyError.code?.startsWith('FST_JWT_')) return errorBody('UNAUTHORIZED', 'a valid bearer token is required');
-  if (error instanceof SyntaxError && fastifyError.statusCode === 400) return errorBody('INVALID_JSON', 'the body is not valid JSON');
+  if (fastifyError.code?.startsWith('FST_JWT_'))
+    return errorBody('UNAUTHORIZED', 'a valid bearer token is required');
+  if (error instanceof SyntaxError && fastifyError.statusCode === 400)
+    return errorBody('INVALID_JSON', 'the body is not valid JSON');
   const status = fastifyError.statusCode ?? 500;
-  if (status >= 400 && status < 500) return { ...errorBody('VALIDATION_FAILED', fastifyError.message), statusCode: status, error: STATUS_CODES[status] ?? 'Error' };
+  if (status >= 400 && status < 500)
+    return {
+      ...errorBody('VALIDATION_FAILED', fastifyError.message),
+      statusCode: status,
+      error: STATUS_CODES[status] ?? 'Error',
+    };
   return errorBody('INTERNAL_ERROR', 'something went wrong; the error was logged');
 }
 
@@ -90,6 +97,8 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     return reply.status(body.statusCode).send(body);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send(errorBody('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+    reply
+      .status(404)
+      .send(errorBody('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
 }

@@ -47,7 +47,8 @@ const BEARER = /^Bearer\s+(\S+)$/i;
 
 async function authenticate(request: FastifyRequest): Promise<void> {
   if (!request.headers.authorization) throw new DomainError('UNAUTHORIZED', 'a bearer token is required');
-  if (!BEARER.test(request.headers.authorization)) throw new DomainError('UNAUTHORIZED', 'malformed Authorization header');
+  if (!BEARER.test(request.headers.authorization))
+    throw new DomainError('UNAUTHORIZED', 'malformed Authorization header');
   try {
     await request.jwtVerify();
   } catch {
@@ -85,7 +86,8 @@ export const identityPlugin = fp(async (app: FastifyInstance, options: IdentityO
       return;
     }
     const sessionId = await liveGuestSession(request, options);
-    if (!sessionId) throw new DomainError('SESSION_REQUIRED', 'sign in, or send X-Session-Id from POST /sessions');
+    if (!sessionId)
+      throw new DomainError('SESSION_REQUIRED', 'sign in, or send X-Session-Id from POST /sessions');
     request.owner = { kind: 'guest', sessionId };
   });
 });

@@ -13,9 +13,17 @@ export type OutboxQueuePolicies = Record<OutboxTopic, OutboxQueuePolicy>;
  * One pg-boss queue per topic, each with its own retry policy. Cache invalidations never die: a stale cache
  * entry must go however long Redis is away, and a retry against an open circuit costs microseconds.
  */
-export function outboxQueuePolicies(options: { emailMaxAttempts: number; emailRetryDelaySeconds?: number }): OutboxQueuePolicies {
+export function outboxQueuePolicies(options: {
+  emailMaxAttempts: number;
+  emailRetryDelaySeconds?: number;
+}): OutboxQueuePolicies {
   return {
-    'cache.invalidate': { queue: 'outbox-cache', retryLimit: 1_000_000, retryDelaySeconds: 2, retryBackoff: false },
+    'cache.invalidate': {
+      queue: 'outbox-cache',
+      retryLimit: 1_000_000,
+      retryDelaySeconds: 2,
+      retryBackoff: false,
+    },
     'email.send': {
       queue: 'outbox-email',
       retryLimit: options.emailMaxAttempts - 1,

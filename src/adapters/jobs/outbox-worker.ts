@@ -14,7 +14,9 @@ export interface OutboxMessage<T extends OutboxTopic = OutboxTopic> {
 }
 
 /** Delivers a batch of one topic; answers the messages that failed, by id. Must be idempotent. */
-export type OutboxHandler<T extends OutboxTopic> = (messages: OutboxMessage<T>[]) => Promise<Map<string, Error>>;
+export type OutboxHandler<T extends OutboxTopic> = (
+  messages: OutboxMessage<T>[],
+) => Promise<Map<string, Error>>;
 
 export type OutboxHandlers = { [T in OutboxTopic]: OutboxHandler<T> };
 
@@ -107,7 +109,11 @@ export async function startOutboxWorkers(deps: {
             .where('id', '=', outboxId)
             .execute();
           await deps.boss.fail(policy.queue, job.id, { message: error.message.slice(0, 500) });
-          if (final) log.error({ outcome: 'dead', outboxId, attempts: job.retryCount + 1, err: error.message }, 'outbox row is dead');
+          if (final)
+            log.error(
+              { outcome: 'dead', outboxId, attempts: job.retryCount + 1, err: error.message },
+              'outbox row is dead',
+            );
         }
 
         log.info(

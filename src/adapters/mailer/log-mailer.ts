@@ -6,6 +6,9 @@ export class LogMailer implements Mailer {
   constructor(private readonly logger: Logger) {}
 
   async send(message: MailMessage): Promise<void> {
-    this.logger.info({ operation: 'email.send', outcome: 'logged', to: message.to, subject: message.subject }, message.text);
+    this.logger.info(
+      { operation: 'email.send', outcome: 'logged', to: message.to, subject: message.subject },
+      message.text,
+    );
   }
 }

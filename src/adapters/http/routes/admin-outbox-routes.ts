@@ -19,7 +19,10 @@ const Backlog = Type.Object({
   ),
 });
 
-export const adminOutboxRoutes: FastifyPluginAsyncTypebox<{ outbox: OutboxMonitor }> = async (app, { outbox }) => {
+export const adminOutboxRoutes: FastifyPluginAsyncTypebox<{ outbox: OutboxMonitor }> = async (
+  app,
+  { outbox },
+) => {
   app.get(
     '/admin/outbox',
     {

@@ -36,7 +36,10 @@ const Password = Type.String({ minLength: 1, maxLength: 200, description: '8 to 
 const Name = Type.String({ maxLength: 100 });
 const RefreshBody = Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) });
 
-export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { useCases, loginRateLimit }) => {
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
+  app,
+  { useCases, loginRateLimit },
+) => {
   const signedIn = async (result: { user: User; refreshToken: string }) => {
     const access = await app.signAccessToken({ sub: result.user.id, role: result.user.role });
     return { user: toUserDto(result.user), refreshToken: result.refreshToken, ...access };
