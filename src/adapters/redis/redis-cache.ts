@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto';
+import CircuitBreaker from 'opossum';
+import type { Redis } from 'ioredis';
+import type { Cache, CacheFamily, CacheHealth, CacheInvalidation, CacheRef } from '../../ports/cache.js';
+import type { Logger } from '../../ports/logger.js';
+import { LuaScript } from './lua-script.js';
+import { createThrottledWarning, type ThrottledWarning } from './throttled-warning.js';
+
+export interface RedisCacheOptions {
+  logger?: Logger;
+  /** How long a missed entry waits for its fill; a slower load only loses its fill. */
+  pendingFillSeconds?: number;
+  breaker?: {
+    /** Bound on one cache call, above the client's command timeout. */
+    timeoutMs?: number;
+    /** How long the breaker stays open before it lets one trial call through. */
+    resetTimeoutMs?: number;
+    errorThresholdPercentage?: number;
+    volumeThreshold?: number;
+  };
+  /** For tests: the jitter source, 0 ≤ random() < 1. */
+  random?: () => number;
+}
+
+const PENDING_FILL_SECONDS = 300;
+// Just above the client's command timeout: the breaker bounds a call even if the client does not.
+const BREAKER_TIMEOUT_MS = 300;
+// How long reads skip Redis after it failed, before one call tries it again.
+const BREAKER_RESET_MS = 2_000;
+const TTL_JITTER = 0.1;
+// Keeps one invalidation script short enough not to stall Redis for other clients.
+const INVALIDATION_CHUNK = 500;
+
+// A fresh counter starts from the Redis clock in microseconds, so a counter lost to eviction never comes back
+// at a value whose member keys may still hold entries.
+const FRESH_GENERATION_LUA = `
+local function freshGeneration()
+  local now = redis.call('TIME')
+  return now[1] .. string.format('%06d', tonumber(now[2]))
+end
+`;
+
+// KEYS[1] entry; ARGV[1] version for a new entry, ARGV[2] how long a new entry waits for its fill (ms).
+const READ_ENTRY = new LuaScript(`
+local entry = redis.call('HMGET', KEYS[1], 'v', 'd')
+if entry[2] then return {'hit', entry[2]} end
+if entry[1] then return {'miss', entry[1]} end
+redis.call('HSET', KEYS[1], 'v', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {'miss', ARGV[1]}
+`);
+
+// KEYS[1] entry; ARGV[1] version seen at the miss, ARGV[2] value, ARGV[3] ttl (ms).
+const FILL_ENTRY = new LuaScript(`
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`);
+
+// KEYS[1] generation counter; ARGV[1] and ARGV[2] the member key before and after the generation. The member
+// key is built here, so that the generation and the member are read in one round trip.
+const READ_MEMBER = new LuaScript(`${FRESH_GENERATION_LUA}
+local generation = redis.call('GET', KEYS[1])
+if not generation then
+  generation = freshGeneration()
+  redis.call('SET', KEYS[1], generation)
+end
+return {generation, redis.call('GET', ARGV[1] .. generation .. ARGV[2])}
+`);
+
+// KEYS[1] generation counter, KEYS[2] member; ARGV[1] generation seen at the miss, ARGV[2] value, ARGV[3] ttl.
+const FILL_MEMBER = new LuaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+`);
+
+// KEYS: entries to delete, then generation counters to bump; ARGV[1] how many entries come first.
+const INVALIDATE = new LuaScript(`${FRESH_GENERATION_LUA}
+local entries = tonumber(ARGV[1])
+for i = 1, entries do
+  redis.call('DEL', KEYS[i])
+end
+for i = entries + 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    redis.call('SET', KEYS[i], freshGeneration())
+  end
+  redis.call('INCR', KEYS[i])
+end
+return #KEYS
+`);
+
+type Lookup =
+  | { hit: true; json: string }
+  | { hit: false; kind: 'entry'; key: string; version: string }
+  | { hit: false; kind: 'member'; counterKey: string; memberKey: string; generation: string };
+
+type Miss = Extract<Lookup, { hit: false }>;
+
+function generationKey(family: CacheFamily): string {
+  return `${family}:generation`;
+}
+
+/** A member key is `before + generation + after`: `catalog:{generation}:{member}` or `home:{generation}`. */
+function memberKeyAround(family: CacheFamily, member: string): { before: string; after: string } {
+  return { before: `${family}:`, after: family === 'home' ? '' : `:${member}` };
+}
+
+/**
+ * Cache-aside over Redis without stale sets.
+ *
+ * A plain key (`game:{id}`) is a hash `{v, d}`: `v` is a random version written by the first reader that
+ * misses, `d` the JSON value. A fill stores `d` only while `v` is still the version its reader saw, and an
+ * invalidation deletes the hash, so a loader that lost a race with an invalidation finds no hash or another
+ * version and stores nothing, however long its load took.
+ *
+ * A family member lives at `catalog:{generation}:{member}` or `home:{generation}`, with the generation at
+ * `catalog:generation` / `home:generation`; invalidating the family increments it, and a fill stores only while
+ * the generation is still the one its reader saw.
+ *
+ * Behind a circuit breaker: while Redis is unreachable reads go straight to `load`, invalidations reject.
+ */
+export class RedisCache implements Cache {
+  private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
+  private readonly warn: ThrottledWarning;
+  private readonly pendingFillMs: number;
+  private readonly random: () => number;
+  private hitCount = 0;
+  private missCount = 0;
+  private fillRejectionCount = 0;
+  private failureCount = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    options: RedisCacheOptions = {},
+  ) {
+    this.warn = createThrottledWarning(options.logger);
+    this.pendingFillMs = (options.pendingFillSeconds ?? PENDING_FILL_SECONDS) * 1000;
+    this.random = options.random ?? Math.random;
+    this.breaker = new CircuitBreaker((operation: () => Promise<unknown>) => operation(), {
+      timeout: options.breaker?.timeoutMs ?? BREAKER_TIMEOUT_MS,
+      resetTimeout: options.breaker?.resetTimeoutMs ?? BREAKER_RESET_MS,
+      errorThresholdPercentage: options.breaker?.errorThresholdPercentage ?? 50,
+      volumeThreshold: options.breaker?.volumeThreshold ?? 3,
+    });
+  }
+
+  get hits(): number {
+    return this.hitCount;
+  }
+
+  get misses(): number {
+    return this.missCount;
+  }
+
+  /** Fills refused because an invalidation came between the miss and the fill. */
+  get fillRejections(): number {
+    return this.fillRejectionCount;
+  }
+
+  /** Cache calls that failed (Redis unreachable, breaker open) and were answered without the cache. */
+  get failures(): number {
+    return this.failureCount;
+  }
+
+  async getOrLoad<T>(ref: CacheRef, ttlSeconds: number, load: () => Promise<T>): Promise<T> {
+    let miss: Miss;
+    try {
+      const lookup = await this.guard(() => this.lookup(ref));
+      if (lookup.hit) {
+        const value = JSON.parse(lookup.json) as T;
+        this.hitCount += 1;
+        return value;
+      }
+      miss = lookup;
+    } catch (error) {
+      this.failureCount += 1;
+      this.warn({ err: error }, 'cache read failed; loading without the cache');
+      return load();
+    }
+    this.missCount += 1;
+    const value = await load();
+    await this.fill(miss, value, ttlSeconds);
+    return value;
+  }
+
+  async invalidate(target: CacheInvalidation): Promise<void> {
+    const keys = [...new Set(target.keys ?? [])];
+    const counters = [...new Set(target.families ?? [])].map(generationKey);
+    const chunks: string[][] = [];
+    for (let start = 0; start < keys.length; start += INVALIDATION_CHUNK) {
+      chunks.push(keys.slice(start, start + INVALIDATION_CHUNK));
+    }
+    if (counters.length > 0 && chunks.length === 0) chunks.push([]);
+    for (const [index, chunk] of chunks.entries()) {
+      const bumped = index === 0 ? counters : [];
+      await this.guard(() => INVALIDATE.run(this.redis, [...chunk, ...bumped], [chunk.length]));
+    }
+  }
+
+  async health(): Promise<CacheHealth> {
+    if (this.redis.status !== 'ready') return 'down';
+    try {
+      await this.guard(() => this.redis.ping());
+      return 'ok';
+    } catch {
+      return 'down';
+    }
+  }
+
+  /** Stops the breaker's timers; the client belongs to whoever created it. */
+  shutdown(): void {
+    this.breaker.shutdown();
+  }
+
+  private guard<R>(operation: () => Promise<R>): Promise<R> {
+    return this.breaker.fire(operation) as Promise<R>;
+  }
+
+  private async lookup(ref: CacheRef): Promise<Lookup> {
+    if ('key' in ref) {
+      const version = randomBytes(12).toString('base64url');
+      const [state, payload] = (await READ_ENTRY.run(
+        this.redis,
+        [ref.key],
+        [version, this.pendingFillMs],
+      )) as ['hit' | 'miss', string];
+      return state === 'hit'
+        ? { hit: true, json: payload }
+        : { hit: false, kind: 'entry', key: ref.key, version: payload };
+    }
+    const counterKey = generationKey(ref.family);
+    const { before, after } = memberKeyAround(ref.family, ref.member);
+    const keyPrefix = this.redis.options.keyPrefix ?? '';
+    const [generation, json] = (await READ_MEMBER.run(
+      this.redis,
+      [counterKey],
+      [keyPrefix + before, after],
+    )) as [string, string | null];
+    if (json !== null) return { hit: true, json };
+    return { hit: false, kind: 'member', counterKey, memberKey: before + generation + after, generation };
+  }
+
+  private async fill(miss: Miss, value: unknown, ttlSeconds: number): Promise<void> {
+    if (value === undefined || ttlSeconds <= 0) return;
+    try {
+      const json = JSON.stringify(value);
+      const ttlMs = Math.round(ttlSeconds * 1000 * (1 + TTL_JITTER * this.random()));
+      const stored =
+        miss.kind === 'entry'
+          ? await this.guard(() => FILL_ENTRY.run(this.redis, [miss.key], [miss.version, json, ttlMs]))
+          : await this.guard(() =>
+              FILL_MEMBER.run(this.redis, [miss.counterKey, miss.memberKey], [miss.generation, json, ttlMs]),
+            );
+      if (stored !== 1) this.fillRejectionCount += 1;
+    } catch (error) {
+      this.failureCount += 1;
+      this.warn({ err: error }, 'cache fill failed');
+    }
+  }
+}
