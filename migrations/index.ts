@@ -1,7 +1,11 @@
 import type { Migration } from 'kysely';
 import * as identityAndOutbox from './20261121180000_identity_and_outbox.js';
+import * as catalog from './20261121190000_catalog.js';
+import * as cartsAndWishlists from './20261121200000_carts_and_wishlists.js';
 
 /** Every migration, by its timestamped name; a new migration file is added here too (a test checks). */
 export const migrations: Record<string, Migration> = {
   '20261121180000_identity_and_outbox': identityAndOutbox,
+  '20261121190000_catalog': catalog,
+  '20261121200000_carts_and_wishlists': cartsAndWishlists,
 };

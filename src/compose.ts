@@ -10,6 +10,36 @@ import { refreshSession } from './application/refresh-session.js';
 import { registerUser } from './application/register-user.js';
 import { GUEST_SESSION_TTL_MS, startGuestSession } from './application/start-guest-session.js';
 import { verifyEmail } from './application/verify-email.js';
+import { addCartItem, type AddCartItemInput } from './application/add-cart-item.js';
+import { addWishlistItem, type AddWishlistItemInput } from './application/add-wishlist-item.js';
+import { clearCart } from './application/clear-cart.js';
+import { deleteExpiredGuestSessions } from './application/delete-expired-guest-sessions.js';
+import { getCart } from './application/get-cart.js';
+import { getWishlist, type GetWishlistInput } from './application/get-wishlist.js';
+import { mergeGuestIntoUser, type MergeGuest } from './application/merge-guest-into-user.js';
+import { removeCartItem, type RemoveCartItemInput } from './application/remove-cart-item.js';
+import { removeWishlistItem, type RemoveWishlistItemInput } from './application/remove-wishlist-item.js';
+import { setCartItemQuantity, type SetCartItemQuantityInput } from './application/set-cart-item-quantity.js';
+import { startGuestCleanup } from './adapters/jobs/guest-cleanup.js';
+import type { CartOwner } from './domain/cart.js';
+import { getGame } from './application/get-game.js';
+import { getHome } from './application/get-home.js';
+import { getSyncStatus } from './application/get-sync-status.js';
+import { listGames } from './application/list-games.js';
+import { listTaxonomy } from './application/list-taxonomy.js';
+import { runSync } from './application/run-sync.js';
+import { triggerSync } from './application/trigger-sync.js';
+import { createG2ASimulator } from './adapters/g2a/simulator.js';
+import { UndiciG2AClient } from './adapters/g2a/undici-g2a-client.js';
+import { createSyncQueues, startSyncWorkers } from './adapters/jobs/sync-workers.js';
+import { PostgresAdvisoryLock } from './adapters/postgres/advisory-lock.js';
+import { KyselyCatalogReader } from './adapters/postgres/kysely-catalog-reader.js';
+import { FallbackLock } from './adapters/redis/fallback-lock.js';
+import { RedlockLock } from './adapters/redis/redlock-lock.js';
+import { RedisSyncProgressBoard } from './adapters/redis/redis-sync-progress-board.js';
+import type { SyncProgressBoard } from './ports/catalog.js';
+import type { G2A } from './ports/g2a.js';
+import type { Lock } from './ports/lock.js';
 import { buildApp, type UseCases } from './adapters/http/app.js';
 import { createMetricsRegistry } from './adapters/http/metrics.js';
 import { createRateLimitStore } from './adapters/http/rate-limit-store.js';
@@ -42,6 +72,8 @@ export interface ShopOptions {
   mailer?: Mailer;
   /** Replaces outbox retry policies (tests use short delays). */
   outboxPolicies?: OutboxQueuePolicies;
+  /** Replaces the G2A client built from the config (tests wrap it to count or break calls). */
+  g2a?: G2A;
   /** Folder for embedded PostgreSQL data when no DATABASE_URL is given. */
   dataDir?: string;
   embeddedPostgresPort?: number;
@@ -117,6 +149,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
     await boss.start();
     closers.push(() => boss.stop({ graceful: true, wait: true, timeout: 20_000 }));
     await createOutboxQueues(boss, policies);
+    await createSyncQueues(boss);
 
     let mailer: Mailer = options.mailer ?? new LogMailer(logger);
     if (!options.mailer && config.smtpUrl) {
@@ -139,13 +172,68 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
     }
 
     const repositories = createRepositories(db);
+    const catalog = new KyselyCatalogReader(db);
+    const lock: Lock = redis
+      ? new FallbackLock({
+          postgres: new PostgresAdvisoryLock(pool, { logger }),
+          redis: new RedlockLock(redis, { logger }),
+          logger,
+        })
+      : new PostgresAdvisoryLock(pool, { logger });
+    const progress: SyncProgressBoard = redis
+      ? new RedisSyncProgressBoard(redis)
+      : { publish: async () => {} };
+    const syncDeps = { uow, clock, logger, staleAfterMs: config.syncStaleAfterMs };
+    const trigger = (kind: 'catalog' | 'stock', how: 'manual' | 'schedule') =>
+      triggerSync(syncDeps, { kind, trigger: how });
+
+    if (runsWorkers) {
+      const g2a = options.g2a ?? (await connectG2A(config, logger, closers));
+      await startSyncWorkers({
+        boss,
+        logger,
+        schedules: config.syncSchedules,
+        triggerSync: trigger,
+        runSync: (input) =>
+          runSync(
+            {
+              ...syncDeps,
+              syncRuns: repositories.syncRuns,
+              g2a,
+              lock,
+              progress,
+              markupPercent: config.priceMarkupPercent,
+            },
+            input,
+          ),
+      });
+      if (
+        config.syncSchedules &&
+        !(await repositories.syncRuns.recent(50)).some((r) => r.kind === 'catalog' && r.status === 'finished')
+      ) {
+        // A shop that never synced fills its catalogue now rather than at the next cron slot.
+        await trigger('catalog', 'schedule');
+      }
+    }
     const passwordHasher = new BcryptPasswordHasher(config.bcryptCost);
     const tokens = { refreshTokenTtlDays: config.refreshTokenTtlDays };
+    const mergeGuest: MergeGuest = (input) => mergeGuestIntoUser({ uow, clock, logger }, input);
+    if (runsWorkers) {
+      await startGuestCleanup({
+        boss,
+        logger,
+        deleteExpiredGuestSessions: () =>
+          deleteExpiredGuestSessions({ guestSessions: repositories.guestSessions, clock, logger }),
+      });
+    }
     const useCases = {
       registerUser: (input: Parameters<UseCases['registerUser']>[0]) =>
-        registerUser({ uow, passwordHasher, clock, logger, publicUrl: config.publicUrl, ...tokens }, input),
-      loginUser: (input: { email: string; password: string }) =>
-        loginUser({ uow, users: repositories.users, passwordHasher, clock, ...tokens }, input),
+        registerUser(
+          { uow, passwordHasher, clock, logger, publicUrl: config.publicUrl, mergeGuest, ...tokens },
+          input,
+        ),
+      loginUser: (input: Parameters<UseCases['loginUser']>[0]) =>
+        loginUser({ uow, users: repositories.users, passwordHasher, clock, mergeGuest, ...tokens }, input),
       refreshSession: (token: string) => refreshSession({ uow, clock, logger, ...tokens }, token),
       logoutUser: (token: string) => logoutUser({ uow, clock }, token),
       verifyEmail: (token: string) => verifyEmail({ uow, clock }, token),
@@ -153,6 +241,21 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
       startGuestSession: () => startGuestSession({ uow, clock }),
       createAdmin: (input: { email: string; password: string }) =>
         createAdmin({ uow, passwordHasher }, input),
+      listGames: (query: Parameters<UseCases['listGames']>[0]) => listGames({ catalog, cache }, query),
+      getGame: (idOrSlug: string) => getGame({ catalog, cache }, idOrSlug),
+      getHome: () => getHome({ catalog, cache }),
+      listTaxonomy: (kind: Parameters<UseCases['listTaxonomy']>[0]) => listTaxonomy({ catalog, cache }, kind),
+      triggerSync: (kind: 'catalog' | 'stock') => trigger(kind, 'manual'),
+      getSyncStatus: () => getSyncStatus({ syncRuns: repositories.syncRuns }),
+      getCart: (owner: CartOwner) => getCart({ carts: repositories.carts, cache }, owner),
+      addCartItem: (input: AddCartItemInput) => addCartItem({ uow }, input),
+      setCartItemQuantity: (input: SetCartItemQuantityInput) => setCartItemQuantity({ uow }, input),
+      removeCartItem: (input: RemoveCartItemInput) => removeCartItem({ uow }, input),
+      clearCart: (owner: CartOwner) => clearCart({ uow }, owner),
+      getWishlist: (input: GetWishlistInput) =>
+        getWishlist({ wishlists: repositories.wishlists, cache }, input),
+      addWishlistItem: (input: AddWishlistItemInput) => addWishlistItem({ uow }, input),
+      removeWishlistItem: (input: RemoveWishlistItemInput) => removeWishlistItem({ uow }, input),
     };
 
     let app: FastifyInstance | undefined;
@@ -182,4 +285,40 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
     await close();
     throw error;
   }
+}
+
+/** The G2A of the config, or, without credentials, the simulator started in this process. */
+async function connectG2A(
+  config: Config,
+  logger: PinoLogger,
+  closers: (() => Promise<unknown>)[],
+): Promise<G2A> {
+  let baseUrl = config.g2a.baseUrl;
+  if (!baseUrl) {
+    const simulator = createG2ASimulator({
+      products: config.simulatorProducts,
+      seed: 1,
+      apiHash: config.g2a.apiHash,
+      apiSecret: config.g2a.apiSecret,
+      email: config.g2a.email,
+    });
+    baseUrl = await simulator.listen(0, '127.0.0.1');
+    closers.push(() => simulator.close());
+  }
+  const client = new UndiciG2AClient({
+    baseUrl,
+    apiHash: config.g2a.apiHash,
+    apiSecret: config.g2a.apiSecret,
+    email: config.g2a.email,
+    ratePerMinute: config.g2a.ratePerMinute,
+    logger,
+  });
+  closers.push(() => client.close());
+  logger.info(
+    { g2a: client.describe(), simulator: !config.g2a.baseUrl },
+    config.g2a.baseUrl
+      ? `talking to ${client.describe()}`
+      : `talking to the in-process G2A simulator: ${client.describe()}`,
+  );
+  return client;
 }

@@ -1,4 +1,9 @@
 import { createHash } from 'node:crypto';
+import {
+  SIMULATOR_DEV_API_HASH,
+  SIMULATOR_DEV_API_SECRET,
+  SIMULATOR_DEV_EMAIL,
+} from './adapters/g2a/simulator-defaults.js';
 
 export type Role = 'all' | 'api' | 'worker';
 
@@ -34,12 +39,16 @@ export interface Config {
   globalRateLimitPerMinute?: number;
   corsOrigin: string | boolean;
   outboxMaxAttempts: number;
+  /** Cron syncs (and a first catalogue sync when the shop has none); `SYNC_SCHEDULES=off` disables them. */
+  syncSchedules: boolean;
+  syncStaleAfterMs: number;
+  /** Size of the in-process G2A simulator's catalogue when no G2A credentials are set. */
+  simulatorProducts: number;
   /** Problems that do not stop the start but deserve a warning (development fallbacks). */
   warnings: string[];
 }
 
 export const DEV_JWT_SECRET = 'keyshop-development-only-jwt-secret-do-not-deploy';
-const DEV_G2A = { apiHash: 'keyshop-dev-hash', apiSecret: 'keyshop-dev-secret', email: 'dev@keyshop.local' };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -167,9 +176,9 @@ export function loadConfig(env: Env = process.env): Config {
     mailFrom: read('MAIL_FROM') ?? 'Keyshop <no-reply@keyshop.local>',
     g2a: {
       baseUrl: g2aBaseUrl,
-      apiHash: g2aHash ?? DEV_G2A.apiHash,
-      apiSecret: g2aSecret ?? DEV_G2A.apiSecret,
-      email: g2aEmail ?? DEV_G2A.email,
+      apiHash: g2aHash ?? SIMULATOR_DEV_API_HASH,
+      apiSecret: g2aSecret ?? SIMULATOR_DEV_API_SECRET,
+      email: g2aEmail ?? SIMULATOR_DEV_EMAIL,
       ratePerMinute: integer('G2A_RATE_PER_MINUTE', 600, 1, 1_000_000),
       webhookSecret: g2aWebhookSecret,
     },
@@ -181,6 +190,9 @@ export function loadConfig(env: Env = process.env): Config {
       : undefined,
     corsOrigin: corsRaw === undefined ? !production : corsRaw === '*' ? true : corsRaw,
     outboxMaxAttempts: integer('OUTBOX_MAX_ATTEMPTS', 10, 1, 1000),
+    syncSchedules: !['off', 'false', '0'].includes((read('SYNC_SCHEDULES') ?? 'on').toLowerCase()),
+    syncStaleAfterMs: integer('SYNC_STALE_AFTER_SECONDS', 120, 1, 24 * 3600) * 1000,
+    simulatorProducts: integer('G2A_SIMULATOR_PRODUCTS', 500, 0, 1_000_000),
     warnings,
   };
   if (production && config.bcryptCost < 10) problems.push('BCRYPT_COST must be at least 10 in production');

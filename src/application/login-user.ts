@@ -5,6 +5,7 @@ import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { UnitOfWork } from '../ports/unit-of-work.js';
 import type { UserRepository } from '../ports/users.js';
 import { issueRefreshToken } from './auth-tokens.js';
+import type { MergeGuest } from './merge-guest-into-user.js';
 import type { SignedIn } from './register-user.js';
 
 export interface LoginUserDeps {
@@ -13,15 +14,25 @@ export interface LoginUserDeps {
   passwordHasher: PasswordHasher;
   clock: Clock;
   refreshTokenTtlDays: number;
+  /** Merges a guest session's cart and wishlist after sign-in; without it a guest session is ignored. */
+  mergeGuest?: MergeGuest;
 }
 
 const invalidCredentials = () => new DomainError('INVALID_CREDENTIALS', 'e-mail or password is wrong');
 
-/** Checks the password; an unknown e-mail costs the same bcrypt work and answers the same error. */
-export async function loginUser(
-  deps: LoginUserDeps,
-  input: { email: string; password: string },
-): Promise<SignedIn> {
+export interface LoginUserInput {
+  email: string;
+  password: string;
+  /** A guest session whose cart and wishlist move to the account. */
+  guestSessionId?: string;
+}
+
+/**
+ * Checks the password; an unknown e-mail costs the same bcrypt work and answers the same error. A guest
+ * session's cart and wishlist merge after the sign-in committed: a failed merge is reported, never a failed
+ * sign-in.
+ */
+export async function loginUser(deps: LoginUserDeps, input: LoginUserInput): Promise<SignedIn> {
   let email: string;
   try {
     email = normalizeEmail(input.email);
@@ -41,5 +52,9 @@ export async function loginUser(
   const refreshToken = await deps.uow.run((scope) =>
     issueRefreshToken(scope, { userId: credentials.user.id, now, ttlDays: deps.refreshTokenTtlDays }),
   );
+  if (input.guestSessionId && deps.mergeGuest) {
+    const merge = await deps.mergeGuest({ userId: credentials.user.id, sessionId: input.guestSessionId });
+    return { user: credentials.user, refreshToken, merge };
+  }
   return { user: credentials.user, refreshToken };
 }

@@ -6,6 +6,7 @@ import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { UnitOfWork } from '../ports/unit-of-work.js';
 import { hashToken, issueRefreshToken, newOpaqueToken } from './auth-tokens.js';
 import { confirmationEmail } from './emails.js';
+import type { MergeGuest, MergeReport } from './merge-guest-into-user.js';
 
 export interface RegisterUserInput {
   email: string;
@@ -13,11 +14,15 @@ export interface RegisterUserInput {
   nickname?: string;
   firstName?: string;
   lastName?: string;
+  /** A guest session whose cart and wishlist move to the new account. */
+  guestSessionId?: string;
 }
 
 export interface SignedIn {
   user: User;
   refreshToken: string;
+  /** Present when a guest session came along: what happened to its cart and wishlist. */
+  merge?: MergeReport;
 }
 
 export interface RegisterUserDeps {
@@ -27,11 +32,17 @@ export interface RegisterUserDeps {
   logger: Logger;
   refreshTokenTtlDays: number;
   publicUrl: string;
+  /** Merges a guest session's cart and wishlist after sign-in; without it a guest session is ignored. */
+  mergeGuest?: MergeGuest;
 }
 
 const VERIFICATION_TTL_MS = 48 * 3600 * 1000;
 
-/** Creates an account and its first refresh token; the confirmation e-mail leaves through the outbox. */
+/**
+ * Creates an account and its first refresh token; the confirmation e-mail leaves through the outbox. A guest
+ * session's cart and wishlist merge afterwards, in a transaction of their own: a failed merge is reported,
+ * never a failed registration.
+ */
 export async function registerUser(deps: RegisterUserDeps, input: RegisterUserInput): Promise<SignedIn> {
   const email = normalizeEmail(input.email);
   assertAcceptablePassword(input.password);
@@ -69,5 +80,11 @@ export async function registerUser(deps: RegisterUserDeps, input: RegisterUserIn
     { operation: 'user.register', outcome: 'created', userId: result.user.id },
     'user registered',
   );
+  if (input.guestSessionId && deps.mergeGuest) {
+    return {
+      ...result,
+      merge: await deps.mergeGuest({ userId: result.user.id, sessionId: input.guestSessionId }),
+    };
+  }
   return result;
 }

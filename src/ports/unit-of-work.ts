@@ -1,3 +1,5 @@
+import type { CartRepository, WishlistRepository } from './carts.js';
+import type { CatalogRepository, JobQueue, SyncRunRepository } from './catalog.js';
 import type { OutboxWriter } from './outbox.js';
 import type {
   EmailVerificationRepository,
@@ -12,7 +14,12 @@ export interface TransactionScope {
   refreshTokens: RefreshTokenRepository;
   emailVerifications: EmailVerificationRepository;
   guestSessions: GuestSessionRepository;
+  carts: CartRepository;
+  wishlists: WishlistRepository;
+  catalog: CatalogRepository;
+  syncRuns: SyncRunRepository;
   outbox: OutboxWriter;
+  jobs: JobQueue;
 }
 
 /**

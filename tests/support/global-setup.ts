@@ -3,7 +3,8 @@ import type { TestProject } from 'vitest/node';
 import pg from 'pg';
 import { migrateToLatest } from '../../src/adapters/postgres/migrate.js';
 import { createDb } from '../../src/adapters/postgres/db.js';
-import { TEMPLATE_DATABASE, withDatabase } from './database-url.js';
+import { randomBytes } from 'node:crypto';
+import { withDatabase } from './database-url.js';
 
 const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 const LOCAL_REDIS = 'redis://127.0.0.1:6379';
@@ -59,11 +60,12 @@ async function resolveServices(): Promise<{ databaseUrl: string; redisUrl: strin
 export default async function setup(project: TestProject) {
   const { databaseUrl, redisUrl, stops } = await resolveServices();
 
+  // One template per run, so runs on one server (two terminals, CI beside a developer) never collide.
+  const template = `keyshop_template_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: databaseUrl });
   await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
-  const db = createDb(withDatabase(databaseUrl, TEMPLATE_DATABASE), { max: 2 });
+  await admin.query(`CREATE DATABASE ${template}`);
+  const db = createDb(withDatabase(databaseUrl, template), { max: 2 });
   try {
     await migrateToLatest(db);
   } finally {
@@ -73,8 +75,12 @@ export default async function setup(project: TestProject) {
 
   project.provide('databaseUrl', databaseUrl);
   project.provide('redisUrl', redisUrl);
+  project.provide('templateDatabase', template);
 
   return async () => {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    await client.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`).finally(() => client.end());
     for (const stop of stops) await stop();
   };
 }
@@ -83,5 +89,6 @@ declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
     redisUrl: string;
+    templateDatabase: string;
   }
 }

@@ -33,6 +33,7 @@ export async function startTestShop(options: TestShopOptions = {}): Promise<Test
     JWT_SECRET: 'test-secret-test-secret-test-secret-42',
     BCRYPT_COST: '4',
     LOG_LEVEL: 'silent',
+    SYNC_SCHEDULES: 'off',
     ...options.env,
   });
   const shop = await createShop(config, {

@@ -17,14 +17,23 @@ import { registerMetrics } from './metrics.js';
 import { accountRoutes, type AccountUseCases } from './routes/account-routes.js';
 import { adminOutboxRoutes } from './routes/admin-outbox-routes.js';
 import { authRoutes, type AuthUseCases } from './routes/auth-routes.js';
+import { cartRoutes, type CartUseCases } from './routes/cart-routes.js';
+import { adminSyncRoutes, type SyncUseCases } from './routes/admin-sync-routes.js';
+import { catalogRoutes, type CatalogUseCases } from './routes/catalog-routes.js';
 import { healthRoutes, type HealthChecks } from './routes/health-routes.js';
+import { wishlistRoutes, type WishlistUseCases } from './routes/wishlist-routes.js';
 import { ErrorResponse } from './schemas.js';
 import { registerValidators } from './validation.js';
 
 export const API_PREFIX = '/api/v1';
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-export type UseCases = AuthUseCases & AccountUseCases;
+export type UseCases = AuthUseCases &
+  AccountUseCases &
+  CatalogUseCases &
+  SyncUseCases &
+  CartUseCases &
+  WishlistUseCases;
 
 export interface HttpDeps {
   logger: FastifyBaseLogger | false;
@@ -139,6 +148,10 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       await api.register(accountRoutes, { useCases: deps.useCases });
       await api.register(authRoutes, { useCases: deps.useCases, loginRateLimit: deps.config.loginRateLimit });
       await api.register(adminOutboxRoutes, { outbox: deps.outbox });
+      await api.register(cartRoutes, { useCases: deps.useCases });
+      await api.register(wishlistRoutes, { useCases: deps.useCases });
+      await api.register(catalogRoutes, { useCases: deps.useCases });
+      await api.register(adminSyncRoutes, { useCases: deps.useCases });
     },
     { prefix: API_PREFIX },
   );

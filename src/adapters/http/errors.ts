@@ -15,6 +15,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   ROUTE_NOT_FOUND: 404,
   USER_NOT_FOUND: 404,
   GAME_NOT_FOUND: 404,
+  CART_ITEM_NOT_FOUND: 404,
   EMAIL_TAKEN: 409,
   OUT_OF_STOCK: 409,
   SYNC_IN_PROGRESS: 409,
@@ -23,6 +24,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   QUANTITY_LIMIT: 422,
   RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
+  // Reported inside a sign-in response, never as the status of one: the sign-in itself succeeded.
+  MERGE_FAILED: 500,
   SERVICE_UNAVAILABLE: 503,
 };
 

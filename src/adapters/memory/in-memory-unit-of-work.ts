@@ -3,10 +3,14 @@ import { systemClock, type Clock } from '../../ports/clock.js';
 import type { Logger } from '../../ports/logger.js';
 import type { OutboxTopic, OutboxTopics } from '../../ports/outbox.js';
 import type { TransactionScope, UnitOfWork } from '../../ports/unit-of-work.js';
+import { InMemoryCatalogReader } from './in-memory-catalog-reader.js';
+import { InMemoryCatalogRepository } from './in-memory-catalog-repository.js';
 import { InMemoryEmailVerificationRepository } from './in-memory-email-verification-repository.js';
 import { InMemoryGuestSessionRepository } from './in-memory-guest-session-repository.js';
+import { InMemoryJobQueue } from './in-memory-job-queue.js';
 import { InMemoryOutboxWriter } from './in-memory-outbox-writer.js';
 import { InMemoryRefreshTokenRepository } from './in-memory-refresh-token-repository.js';
+import { InMemorySyncRunRepository } from './in-memory-sync-run-repository.js';
 import { InMemoryUserRepository } from './in-memory-user-repository.js';
 import { emptyTables, type MemoryTables, type OutboxMessage, type TableAccess } from './memory-tables.js';
 
@@ -18,10 +22,13 @@ export interface InMemoryRepositories {
   refreshTokens: InMemoryRefreshTokenRepository;
   emailVerifications: InMemoryEmailVerificationRepository;
   guestSessions: InMemoryGuestSessionRepository;
+  catalog: InMemoryCatalogRepository;
+  syncRuns: InMemorySyncRunRepository;
+  jobs: InMemoryJobQueue;
 }
 
 export interface InMemoryUnitOfWorkOptions {
-  /** Stamps `createdAt` of new users, as `now()` does in PostgreSQL. */
+  /** Stamps what PostgreSQL stamps with `now()`: `createdAt` of new users, games and sync runs, heartbeats. */
   clock?: Clock;
   /** Receives the invalidations of each commit, best effort. */
   cache?: Cache;
@@ -77,6 +84,8 @@ function mergeInvalidations(invalidations: CacheInvalidation[]): CacheInvalidati
  */
 export class InMemoryUnitOfWork implements UnitOfWork {
   readonly repositories: InMemoryRepositories;
+  /** Reads the committed catalogue, as `KyselyCatalogReader` reads it outside any transaction. */
+  readonly catalogReader: InMemoryCatalogReader;
   commits = 0;
   rollbacks = 0;
 
@@ -87,10 +96,12 @@ export class InMemoryUnitOfWork implements UnitOfWork {
 
   constructor(private readonly options: InMemoryUnitOfWorkOptions = {}) {
     this.clock = options.clock ?? systemClock;
-    this.repositories = this.createRepositories({
+    const autocommit: TableAccess = {
       read: async (query) => query(this.tables),
       write: (change) => this.transactions.run(async () => change(this.tables)),
-    });
+    };
+    this.repositories = this.createRepositories(autocommit);
+    this.catalogReader = new InMemoryCatalogReader(autocommit);
   }
 
   async run<T>(work: (scope: TransactionScope) => Promise<T>): Promise<T> {
@@ -151,6 +162,9 @@ export class InMemoryUnitOfWork implements UnitOfWork {
       refreshTokens: new InMemoryRefreshTokenRepository(access),
       emailVerifications: new InMemoryEmailVerificationRepository(access),
       guestSessions: new InMemoryGuestSessionRepository(access),
+      catalog: new InMemoryCatalogRepository(access, this.clock),
+      syncRuns: new InMemorySyncRunRepository(access, this.clock),
+      jobs: new InMemoryJobQueue(access),
     };
   }
 

@@ -1,3 +1,4 @@
+import type { SyncKind, SyncRun } from '../../domain/sync-run.js';
 import type { User } from '../../domain/user.js';
 import type { OutboxTopic, OutboxTopics } from '../../ports/outbox.js';
 import type { StoredRefreshToken } from '../../ports/tokens.js';
@@ -24,12 +25,74 @@ export interface GuestSessionRow {
   expiresAt: Date;
 }
 
+export interface TaxonomyRow {
+  id: string;
+  slug: string;
+  name: string;
+}
+
+export interface CategoryRow extends TaxonomyRow {
+  g2aCategoryId: number | null;
+}
+
+/** A row of `games`; the platform is a reference, categories and genres live in the link tables. */
+export interface GameRow {
+  id: string;
+  g2aProductId: string;
+  slug: string;
+  name: string;
+  description: string | null;
+  platformId: string | null;
+  region: string | null;
+  regionSlug: string | null;
+  thumbnail: string | null;
+  coverImage: string | null;
+  releaseDate: string | null;
+  costCents: number;
+  priceCents: number;
+  retailPriceCents: number | null;
+  currency: string;
+  qty: number;
+  availableToBuy: boolean;
+  delisted: boolean;
+  delistedAt: Date | null;
+  popularity: number;
+  g2aUpdatedAt: Date | null;
+  lastSeenRunId: string | null;
+  lastSyncedAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** 'g2a' links are replaced by every sync; 'shop' links are the shop's own curation and survive it. */
+export type LinkSource = 'g2a' | 'shop';
+
+export interface GameTaxonomyLink {
+  gameId: string;
+  /** The category or genre. */
+  termId: string;
+  source: LinkSource;
+}
+
+export interface SyncRunRow {
+  run: SyncRun;
+  heartbeatAt: Date;
+  createdAt: Date;
+}
+
+export interface SyncJobRow {
+  jobId: string;
+  runId: string;
+  kind: SyncKind;
+  state: 'created' | 'cancelled';
+}
+
 /** One outbox row as the workers would read it: the payload is a JSON copy of what was written. */
 export type OutboxMessage = {
   [T in OutboxTopic]: { id: number; topic: T; payload: OutboxTopics[T] };
 }[OutboxTopic];
 
-/** The tables of the Postgres schema that the identity use cases touch, as plain maps keyed like its indexes. */
+/** The tables of the Postgres schema that the use cases touch, as plain maps keyed like its indexes. */
 export interface MemoryTables {
   /** By id. */
   users: Map<string, UserRow>;
@@ -39,6 +102,22 @@ export interface MemoryTables {
   emailVerifications: Map<string, EmailVerificationRow>;
   /** By id. */
   guestSessions: Map<string, GuestSessionRow>;
+  /** By id; slugs are unique. */
+  platforms: Map<string, TaxonomyRow>;
+  /** By id; slugs and G2A category ids are unique. */
+  categories: Map<string, CategoryRow>;
+  /** By id; slugs are unique. */
+  genres: Map<string, TaxonomyRow>;
+  /** By id; G2A product ids and slugs are unique. */
+  games: Map<string, GameRow>;
+  /** One link per game and category. */
+  gameCategories: GameTaxonomyLink[];
+  /** One link per game and genre. */
+  gameGenres: GameTaxonomyLink[];
+  /** By id, in creation order. */
+  syncRuns: Map<string, SyncRunRow>;
+  /** The background jobs enqueued for sync runs, by job id, in creation order. */
+  syncJobs: Map<string, SyncJobRow>;
   outbox: OutboxMessage[];
   lastOutboxId: number;
 }
@@ -49,6 +128,14 @@ export function emptyTables(): MemoryTables {
     refreshTokens: new Map(),
     emailVerifications: new Map(),
     guestSessions: new Map(),
+    platforms: new Map(),
+    categories: new Map(),
+    genres: new Map(),
+    games: new Map(),
+    gameCategories: [],
+    gameGenres: [],
+    syncRuns: new Map(),
+    syncJobs: new Map(),
     outbox: [],
     lastOutboxId: 0,
   };

@@ -4,6 +4,8 @@ import type { Database } from './schema.js';
 
 // int8 (bigint, bigserial, count(*)) as a JS number: money in cents and ids stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+// A calendar date stays the text 'YYYY-MM-DD': as a JS Date it would shift with the process time zone.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 
 export type Db = Kysely<Database>;
 

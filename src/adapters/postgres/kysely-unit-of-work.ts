@@ -4,6 +4,10 @@ import type { Cache, CacheInvalidation } from '../../ports/cache.js';
 import type { Logger } from '../../ports/logger.js';
 import type { TransactionScope, UnitOfWork } from '../../ports/unit-of-work.js';
 import type { OutboxQueuePolicies } from '../jobs/outbox-queues.js';
+import { PgBossJobQueue } from '../jobs/pg-boss-job-queue.js';
+import { KyselyCatalogRepository } from './kysely-catalog-repository.js';
+import { KyselySyncRunRepository } from './kysely-sync-run-repository.js';
+import { KyselyCartRepository } from './kysely-cart-repository.js';
 import { KyselyOutboxWriter } from './kysely-outbox.js';
 import { KyselyUserRepository } from './kysely-user-repository.js';
 import {
@@ -11,11 +15,12 @@ import {
   KyselyGuestSessionRepository,
   KyselyRefreshTokenRepository,
 } from './kysely-token-repositories.js';
+import { KyselyWishlistRepository } from './kysely-wishlist-repository.js';
 import type { Database } from './schema.js';
 
 const IMMEDIATE_INVALIDATION_BUDGET_MS = 50;
 
-export type Repositories = Omit<TransactionScope, 'outbox'>;
+export type Repositories = Omit<TransactionScope, 'outbox' | 'jobs'>;
 
 /** Repositories over a connection or a transaction: the same classes serve both. */
 export function createRepositories(db: Kysely<Database>): Repositories {
@@ -24,6 +29,10 @@ export function createRepositories(db: Kysely<Database>): Repositories {
     refreshTokens: new KyselyRefreshTokenRepository(db),
     emailVerifications: new KyselyEmailVerificationRepository(db),
     guestSessions: new KyselyGuestSessionRepository(db),
+    carts: new KyselyCartRepository(db),
+    wishlists: new KyselyWishlistRepository(db),
+    catalog: new KyselyCatalogRepository(db),
+    syncRuns: new KyselySyncRunRepository(db),
   };
 }
 
@@ -51,7 +60,7 @@ export class KyselyUnitOfWork implements UnitOfWork {
     let outbox: KyselyOutboxWriter | undefined;
     const result = await this.deps.db.transaction().execute(async (tx) => {
       outbox = new KyselyOutboxWriter(tx, this.deps.boss, this.deps.policies);
-      return work({ ...createRepositories(tx), outbox });
+      return work({ ...createRepositories(tx), outbox, jobs: new PgBossJobQueue(tx, this.deps.boss) });
     });
     if (outbox && outbox.written > 0) {
       if (outbox.invalidations.length > 0) await this.invalidateNow(mergeInvalidations(outbox.invalidations));

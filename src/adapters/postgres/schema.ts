@@ -60,11 +60,113 @@ export interface RateLimitHitsTable {
   reset_at: Timestamp;
 }
 
-export interface Database {
+export interface Database extends CatalogDatabase, CartDatabase {
   users: UsersTable;
   email_verification_tokens: EmailVerificationTokensTable;
   refresh_tokens: RefreshTokensTable;
   guest_sessions: GuestSessionsTable;
   outbox: OutboxTable;
   rate_limit_hits: RateLimitHitsTable;
+}
+
+export interface TaxonomyTable {
+  id: Generated<string>;
+  slug: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface CategoriesTable extends TaxonomyTable {
+  g2a_category_id: number | null;
+}
+
+export interface GamesTable {
+  id: Generated<string>;
+  g2a_product_id: string;
+  slug: string;
+  name: string;
+  description: string | null;
+  platform_id: string | null;
+  region: string | null;
+  region_slug: string | null;
+  thumbnail: string | null;
+  cover_image: string | null;
+  release_date: ColumnType<string | null, string | null | undefined, string | null>;
+  cost_cents: number;
+  price_cents: number;
+  retail_price_cents: number | null;
+  currency: ColumnType<string, string | undefined, string>;
+  qty: number;
+  available_to_buy: boolean;
+  delisted: ColumnType<boolean, boolean | undefined, boolean>;
+  delisted_at: NullableTimestamp;
+  popularity: ColumnType<number, number | undefined, number>;
+  g2a_updated_at: NullableTimestamp;
+  last_seen_run_id: string | null;
+  last_synced_at: Timestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface GameCategoriesTable {
+  game_id: string;
+  category_id: string;
+  source: ColumnType<'g2a' | 'shop', 'g2a' | 'shop' | undefined, 'g2a' | 'shop'>;
+}
+
+export interface GameGenresTable {
+  game_id: string;
+  genre_id: string;
+  source: ColumnType<'g2a' | 'shop', 'g2a' | 'shop' | undefined, 'g2a' | 'shop'>;
+}
+
+export interface SyncRunsTable {
+  id: Generated<string>;
+  kind: 'catalog' | 'stock';
+  status: 'queued' | 'running' | 'finished' | 'failed' | 'skipped';
+  trigger: 'manual' | 'schedule';
+  last_page: ColumnType<number, number | undefined, number>;
+  pages_done: ColumnType<number, number | undefined, number>;
+  pages_total: ColumnType<number, number | undefined, number>;
+  upserted: ColumnType<number, number | undefined, number>;
+  changed: ColumnType<number, number | undefined, number>;
+  error: string | null;
+  job_id: string | null;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  heartbeat_at: Timestamp;
+  created_at: Timestamp;
+}
+
+export interface CatalogDatabase {
+  platforms: TaxonomyTable;
+  categories: CategoriesTable;
+  genres: TaxonomyTable;
+  games: GamesTable;
+  game_categories: GameCategoriesTable;
+  game_genres: GameGenresTable;
+  sync_runs: SyncRunsTable;
+}
+
+export interface CartItemsTable {
+  id: Generated<string>;
+  user_id: string | null;
+  session_id: string | null;
+  game_id: string;
+  quantity: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WishlistItemsTable {
+  id: Generated<string>;
+  user_id: string | null;
+  session_id: string | null;
+  game_id: string;
+  created_at: Timestamp;
+}
+
+export interface CartDatabase {
+  cart_items: CartItemsTable;
+  wishlist_items: WishlistItemsTable;
 }

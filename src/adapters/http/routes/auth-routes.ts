@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { User } from '../../../domain/user.js';
 import type { SignedIn } from '../../../application/register-user.js';
+import { MergeReportSchema } from '../cart-schemas.js';
 import { errors, UserSchema } from '../schemas.js';
 import { toUserDto } from '../dto.js';
 
@@ -12,8 +13,9 @@ export interface AuthUseCases {
     nickname?: string;
     firstName?: string;
     lastName?: string;
+    guestSessionId?: string;
   }): Promise<SignedIn>;
-  loginUser(input: { email: string; password: string }): Promise<SignedIn>;
+  loginUser(input: { email: string; password: string; guestSessionId?: string }): Promise<SignedIn>;
   refreshSession(refreshToken: string): Promise<SignedIn>;
   logoutUser(refreshToken: string): Promise<void>;
   verifyEmail(token: string): Promise<void>;
@@ -29,7 +31,24 @@ const AuthResponse = Type.Object({
   accessToken: Type.String(),
   refreshToken: Type.String(),
   expiresIn: Type.Integer({ description: 'Access token lifetime in seconds' }),
+  merge: Type.Optional(MergeReportSchema),
 });
+
+const GuestSessionHeader = Type.Object({
+  'x-session-id': Type.Optional(
+    Type.String({
+      description:
+        'A guest session from POST /sessions: its cart and wishlist merge into the account (ignored with a bearer token)',
+    }),
+  ),
+});
+
+/** The guest session to merge: `X-Session-Id` without a bearer token (with one, the user owns the request). */
+function guestSessionToMerge(request: FastifyRequest): string | undefined {
+  if (request.headers.authorization) return undefined;
+  const header = request.headers['x-session-id'];
+  return (Array.isArray(header) ? header[0] : header) || undefined;
+}
 
 const Email = Type.String({ minLength: 3, maxLength: 254 });
 const Password = Type.String({ minLength: 1, maxLength: 200, description: '8 to 72 bytes' });
@@ -40,9 +59,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app,
   { useCases, loginRateLimit },
 ) => {
-  const signedIn = async (result: { user: User; refreshToken: string }) => {
+  const signedIn = async (result: SignedIn) => {
     const access = await app.signAccessToken({ sub: result.user.id, role: result.user.role });
-    return { user: toUserDto(result.user), refreshToken: result.refreshToken, ...access };
+    return {
+      user: toUserDto(result.user),
+      refreshToken: result.refreshToken,
+      ...access,
+      ...(result.merge ? { merge: result.merge } : {}),
+    };
   };
 
   app.post(
@@ -51,6 +75,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
       schema: {
         tags: ['auth'],
         summary: 'Create an account and sign in',
+        headers: GuestSessionHeader,
         body: Type.Object({
           email: Email,
           password: Password,
@@ -62,7 +87,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
       },
     },
     async (request, reply) => {
-      const result = await useCases.registerUser(request.body);
+      const result = await useCases.registerUser({
+        ...request.body,
+        guestSessionId: guestSessionToMerge(request),
+      });
       return reply.status(201).send(await signedIn(result));
     },
   );
@@ -84,11 +112,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
       schema: {
         tags: ['auth'],
         summary: 'Sign in with e-mail and password',
+        headers: GuestSessionHeader,
         body: Type.Object({ email: Email, password: Password }),
         response: { 200: AuthResponse, ...errors(400, 401, 429) },
       },
     },
-    async (request) => signedIn(await useCases.loginUser(request.body)),
+    async (request) =>
+      signedIn(await useCases.loginUser({ ...request.body, guestSessionId: guestSessionToMerge(request) })),
   );
 
   app.post(

@@ -1,0 +1,325 @@
+import { sql, type Kysely } from 'kysely';
+import type { CatalogChanges, CatalogEntry, CatalogRepository, StockEntry } from '../../ports/catalog.js';
+import type { Database } from './schema.js';
+
+type Existing = {
+  id: string;
+  g2a_product_id: string;
+  slug: string;
+  name: string;
+  description: string | null;
+  platform_id: string | null;
+  region: string | null;
+  thumbnail: string | null;
+  cover_image: string | null;
+  release_date: string | null;
+  cost_cents: number;
+  price_cents: number;
+  retail_price_cents: number | null;
+  qty: number;
+  available_to_buy: boolean;
+  delisted: boolean;
+};
+
+const noChanges = (): CatalogChanges => ({ changedGameIds: [], repricedGameIds: [], taxonomyChanged: false });
+
+export class KyselyCatalogRepository implements CatalogRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async upsertEntries(runId: string, entries: CatalogEntry[]): Promise<CatalogChanges> {
+    if (entries.length === 0) return noChanges();
+    const changes = noChanges();
+    const platformIds = await this.ensurePlatforms(entries, changes);
+    const categoryIds = await this.ensureCategories(entries, changes);
+
+    const existing = new Map<string, Existing>(
+      (
+        await this.db
+          .selectFrom('games')
+          .select([
+            'id',
+            'g2a_product_id',
+            'slug',
+            'name',
+            'description',
+            'platform_id',
+            'region',
+            'thumbnail',
+            'cover_image',
+            'release_date',
+            'cost_cents',
+            'price_cents',
+            'retail_price_cents',
+            'qty',
+            'available_to_buy',
+            'delisted',
+          ])
+          .where(
+            'g2a_product_id',
+            'in',
+            entries.map((e) => e.g2aProductId),
+          )
+          .execute()
+      ).map((row) => [row.g2a_product_id, row]),
+    );
+    const currentLinks = await this.g2aCategoryLinks([...existing.values()].map((g) => g.id));
+
+    const now = new Date();
+    const toWrite: CatalogEntry[] = [];
+    const unchangedIds: string[] = [];
+    for (const entry of entries) {
+      const old = existing.get(entry.g2aProductId);
+      const platformId = entry.platform ? (platformIds.get(entry.platform.slug) ?? null) : null;
+      const linked = entry.categories.map((c) => categoryIds.get(c.g2aId)!).sort();
+      if (!old) {
+        toWrite.push(entry);
+        continue;
+      }
+      const same =
+        old.slug === entry.slug &&
+        old.name === entry.name &&
+        old.description === entry.description &&
+        old.platform_id === platformId &&
+        old.region === entry.region &&
+        old.thumbnail === entry.thumbnail &&
+        old.cover_image === entry.coverImage &&
+        old.release_date === entry.releaseDate &&
+        old.cost_cents === entry.costCents &&
+        old.price_cents === entry.priceCents &&
+        old.retail_price_cents === entry.retailPriceCents &&
+        old.qty === entry.qty &&
+        old.available_to_buy === entry.availableToBuy &&
+        !old.delisted &&
+        sameIds(currentLinks.get(old.id) ?? [], linked);
+      if (same) unchangedIds.push(old.id);
+      else toWrite.push(entry);
+      if (old.price_cents !== entry.priceCents) changes.repricedGameIds.push(old.id);
+    }
+
+    if (unchangedIds.length > 0) {
+      await this.db
+        .updateTable('games')
+        .set({ last_seen_run_id: runId, last_synced_at: now })
+        .where('id', 'in', unchangedIds)
+        .execute();
+    }
+    if (toWrite.length === 0) return changes;
+
+    const written = await this.db
+      .insertInto('games')
+      .values(
+        toWrite.map((e) => ({
+          g2a_product_id: e.g2aProductId,
+          slug: e.slug,
+          name: e.name,
+          description: e.description,
+          platform_id: e.platform ? (platformIds.get(e.platform.slug) ?? null) : null,
+          region: e.region,
+          region_slug: e.region ? slugOf(e.region) : null,
+          thumbnail: e.thumbnail,
+          cover_image: e.coverImage,
+          release_date: e.releaseDate,
+          cost_cents: e.costCents,
+          price_cents: e.priceCents,
+          retail_price_cents: e.retailPriceCents,
+          qty: e.qty,
+          available_to_buy: e.availableToBuy,
+          delisted: false,
+          g2a_updated_at: e.g2aUpdatedAt,
+          last_seen_run_id: runId,
+          last_synced_at: now,
+          updated_at: now,
+        })),
+      )
+      .onConflict((oc) =>
+        oc.column('g2a_product_id').doUpdateSet((eb) => ({
+          slug: eb.ref('excluded.slug'),
+          name: eb.ref('excluded.name'),
+          description: eb.ref('excluded.description'),
+          platform_id: eb.ref('excluded.platform_id'),
+          region: eb.ref('excluded.region'),
+          region_slug: eb.ref('excluded.region_slug'),
+          thumbnail: eb.ref('excluded.thumbnail'),
+          cover_image: eb.ref('excluded.cover_image'),
+          release_date: eb.ref('excluded.release_date'),
+          cost_cents: eb.ref('excluded.cost_cents'),
+          price_cents: eb.ref('excluded.price_cents'),
+          retail_price_cents: eb.ref('excluded.retail_price_cents'),
+          qty: eb.ref('excluded.qty'),
+          available_to_buy: eb.ref('excluded.available_to_buy'),
+          delisted: false,
+          delisted_at: null,
+          g2a_updated_at: eb.ref('excluded.g2a_updated_at'),
+          last_seen_run_id: eb.ref('excluded.last_seen_run_id'),
+          last_synced_at: eb.ref('excluded.last_synced_at'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      )
+      .returning(['id', 'g2a_product_id'])
+      .execute();
+    const idByProduct = new Map(written.map((row) => [row.g2a_product_id, row.id]));
+    changes.changedGameIds.push(...written.map((row) => row.id));
+
+    // Replace the G2A-sourced category links of the written games; the shop's own ('shop') links stay.
+    await this.db
+      .deleteFrom('game_categories')
+      .where(
+        'game_id',
+        'in',
+        written.map((row) => row.id),
+      )
+      .where('source', '=', 'g2a')
+      .execute();
+    const links = toWrite.flatMap((e) =>
+      e.categories.map((c) => ({
+        game_id: idByProduct.get(e.g2aProductId)!,
+        category_id: categoryIds.get(c.g2aId)!,
+        source: 'g2a' as const,
+      })),
+    );
+    if (links.length > 0) {
+      await this.db
+        .insertInto('game_categories')
+        .values(links)
+        .onConflict((oc) => oc.columns(['game_id', 'category_id']).doNothing())
+        .execute();
+    }
+    return changes;
+  }
+
+  async delistUnseen(runId: string): Promise<string[]> {
+    const rows = await this.db
+      .updateTable('games')
+      .set({ delisted: true, delisted_at: new Date(), updated_at: new Date() })
+      .where('delisted', '=', false)
+      .where((eb) => eb.or([eb('last_seen_run_id', 'is', null), eb('last_seen_run_id', '!=', runId)]))
+      .returning('id')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  async applyStock(entries: StockEntry[]): Promise<CatalogChanges> {
+    const changes = noChanges();
+    if (entries.length === 0) return changes;
+    const values = sql.join(
+      entries.map(
+        (e) =>
+          sql`(${e.g2aProductId}::text, ${e.qty}::int, ${e.availableToBuy}::boolean, ${e.costCents}::bigint, ${e.priceCents}::bigint)`,
+      ),
+    );
+    // One statement: update only rows that differ, and report whether the price moved.
+    const result = await sql<{ id: string; repriced: boolean }>`
+      WITH incoming (g2a_product_id, qty, available_to_buy, cost_cents, price_cents) AS (VALUES ${values}),
+      previous AS (
+        SELECT g.id, g.price_cents FROM games g JOIN incoming i USING (g2a_product_id)
+        WHERE (g.qty, g.available_to_buy, g.cost_cents, g.price_cents)
+          IS DISTINCT FROM (i.qty, i.available_to_buy, i.cost_cents, i.price_cents)
+        FOR UPDATE OF g
+      )
+      UPDATE games g
+      SET qty = i.qty, available_to_buy = i.available_to_buy, cost_cents = i.cost_cents,
+          price_cents = i.price_cents, last_synced_at = now(), updated_at = now()
+      FROM incoming i, previous p
+      WHERE g.g2a_product_id = i.g2a_product_id AND g.id = p.id
+      RETURNING g.id, (p.price_cents <> i.price_cents) AS repriced`.execute(this.db);
+    for (const row of result.rows) {
+      changes.changedGameIds.push(row.id);
+      if (row.repriced) changes.repricedGameIds.push(row.id);
+    }
+    return changes;
+  }
+
+  private async ensurePlatforms(
+    entries: CatalogEntry[],
+    changes: CatalogChanges,
+  ): Promise<Map<string, string>> {
+    const platforms = new Map(
+      entries.filter((e) => e.platform).map((e) => [e.platform!.slug, e.platform!.name]),
+    );
+    if (platforms.size === 0) return new Map();
+    const inserted = await this.db
+      .insertInto('platforms')
+      .values([...platforms].map(([slug, name]) => ({ slug, name })))
+      .onConflict((oc) => oc.column('slug').doNothing())
+      .returning('id')
+      .execute();
+    if (inserted.length > 0) changes.taxonomyChanged = true;
+    const rows = await this.db
+      .selectFrom('platforms')
+      .select(['id', 'slug'])
+      .where('slug', 'in', [...platforms.keys()])
+      .execute();
+    return new Map(rows.map((r) => [r.slug, r.id]));
+  }
+
+  private async ensureCategories(
+    entries: CatalogEntry[],
+    changes: CatalogChanges,
+  ): Promise<Map<number, string>> {
+    const categories = new Map(entries.flatMap((e) => e.categories).map((c) => [c.g2aId, c]));
+    if (categories.size === 0) return new Map();
+    const inserted = await this.db
+      .insertInto('categories')
+      .values([...categories.values()].map((c) => ({ g2a_category_id: c.g2aId, slug: c.slug, name: c.name })))
+      // A curated category of the same slug is adopted, not duplicated; G2A's id is recorded on it.
+      .onConflict((oc) =>
+        oc.column('slug').doUpdateSet({
+          g2a_category_id: sql`COALESCE(categories.g2a_category_id, excluded.g2a_category_id)`,
+        }),
+      )
+      .returning(['id', sql<boolean>`(xmax = 0)`.as('created')])
+      .execute()
+      .catch(async (error: Error) => {
+        // Two G2A categories whose names slug alike: keep the first, link the second to it.
+        if (!/g2a_category_id/.test(error.message)) throw error;
+        return [];
+      });
+    if (inserted.some((r) => r.created)) changes.taxonomyChanged = true;
+    const rows = await this.db
+      .selectFrom('categories')
+      .select(['id', 'g2a_category_id', 'slug'])
+      .where((eb) =>
+        eb.or([
+          eb('g2a_category_id', 'in', [...categories.keys()]),
+          eb(
+            'slug',
+            'in',
+            [...categories.values()].map((c) => c.slug),
+          ),
+        ]),
+      )
+      .execute();
+    const bySlug = new Map(rows.map((r) => [r.slug, r.id]));
+    const byG2AId = new Map(
+      rows.filter((r) => r.g2a_category_id !== null).map((r) => [r.g2a_category_id!, r.id]),
+    );
+    return new Map(
+      [...categories.values()].map((c) => [c.g2aId, byG2AId.get(c.g2aId) ?? bySlug.get(c.slug)!]),
+    );
+  }
+
+  private async g2aCategoryLinks(gameIds: string[]): Promise<Map<string, string[]>> {
+    if (gameIds.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('game_categories')
+      .select(['game_id', 'category_id'])
+      .where('game_id', 'in', gameIds)
+      .where('source', '=', 'g2a')
+      .execute();
+    const links = new Map<string, string[]>();
+    for (const row of rows) links.set(row.game_id, [...(links.get(row.game_id) ?? []), row.category_id]);
+    return links;
+  }
+}
+
+function sameIds(a: string[], b: string[]): boolean {
+  const sortedA = [...a].sort();
+  return sortedA.length === b.length && sortedA.every((id, i) => id === b[i]);
+}
+
+function slugOf(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}

@@ -1,0 +1,227 @@
+import { G2A_PAGE_SIZE, pagesFor, type SyncRun } from '../domain/sync-run.js';
+import type {
+  CatalogChanges,
+  CatalogEntry,
+  StockEntry,
+  SyncProgressBoard,
+  SyncRunRepository,
+} from '../ports/catalog.js';
+import type { Clock } from '../ports/clock.js';
+import { G2AError, type G2A, type G2AProductPage } from '../ports/g2a.js';
+import { LockBusyError, type Lock } from '../ports/lock.js';
+import type { Logger } from '../ports/logger.js';
+import type { TransactionScope, UnitOfWork } from '../ports/unit-of-work.js';
+import { toCatalogEntry, toStockEntry } from './catalog-entry.js';
+import { invalidateCatalogChanges } from './catalog-invalidation.js';
+
+export const SYNC_LOCK = 'g2a:sync:lock';
+
+export interface RunSyncDeps {
+  uow: UnitOfWork;
+  syncRuns: SyncRunRepository;
+  g2a: G2A;
+  lock: Lock;
+  progress: SyncProgressBoard;
+  clock: Clock;
+  logger: Logger;
+  markupPercent: number;
+  staleAfterMs: number;
+}
+
+export type RunSyncOutcome = 'finished' | 'failed' | 'skipped' | 'ignored' | 'released';
+
+/**
+ * Runs (or resumes) one sync run under the `g2a:sync:lock` lock: pages through G2A, commits each page with its
+ * progress and its cache invalidations in one transaction, and continues after the last committed page when a
+ * previous worker died. A catalogue run ends by delisting what it did not see.
+ *
+ * A transient failure releases the run for the job's retry (which resumes it) unless `finalAttempt`; a
+ * permanent one (bad credentials, a bug) fails it.
+ */
+export async function runSync(
+  deps: RunSyncDeps,
+  input: { runId: string; finalAttempt: boolean },
+): Promise<RunSyncOutcome> {
+  const log = deps.logger.child({ runId: input.runId });
+  const known = await deps.syncRuns.findById(input.runId);
+  if (!known || (known.status !== 'queued' && known.status !== 'running')) return 'ignored';
+
+  try {
+    return await deps.lock.withLock(SYNC_LOCK, async (signal) => {
+      const run = await deps.uow.run((scope) =>
+        scope.syncRuns.start(input.runId, deps.clock.now(), deps.staleAfterMs),
+      );
+      if (!run) return 'ignored';
+      return execute(deps, run, signal, input.finalAttempt, log.child({ operation: `sync.${run.kind}` }));
+    });
+  } catch (error) {
+    if (!(error instanceof LockBusyError)) throw error;
+    await deps.uow.run((scope) =>
+      scope.syncRuns.skip(input.runId, `${SYNC_LOCK} is held by another worker`, deps.clock.now()),
+    );
+    log.warn({ operation: `sync.${known.kind}`, outcome: 'skipped' }, 'sync lock is held; run skipped');
+    return 'skipped';
+  }
+}
+
+async function execute(
+  deps: RunSyncDeps,
+  run: SyncRun,
+  signal: AbortSignal,
+  finalAttempt: boolean,
+  log: Logger,
+): Promise<RunSyncOutcome> {
+  const started = performance.now();
+  const heartbeat = setInterval(
+    () => void deps.syncRuns.heartbeat(run.runId, deps.clock.now()).catch(() => undefined),
+    Math.max(250, deps.staleAfterMs / 4),
+  );
+  heartbeat.unref();
+  log.info({ outcome: 'started', fromPage: run.lastPage + 1 }, `sync run started`);
+  try {
+    const totals = await pageThrough(deps, run, signal, log);
+    if (run.kind === 'catalog') await delistUnseen(deps, run, totals.upserted, log);
+    await deps.uow.run((scope) => scope.syncRuns.finish(run.runId, deps.clock.now()));
+    await publish(deps, run, 'finished', totals);
+    log.info(
+      { outcome: 'finished', ...totals, durationMs: Math.round(performance.now() - started) },
+      'sync run finished',
+    );
+    return 'finished';
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const durationMs = Math.round(performance.now() - started);
+    const permanent = error instanceof G2AError && !error.transient;
+    if (permanent || finalAttempt) {
+      await deps.uow.run((scope) => scope.syncRuns.fail(run.runId, message, deps.clock.now()));
+      await publish(deps, run, 'failed', run.progress);
+      log.error({ outcome: 'failed', err: message, durationMs }, 'sync run failed');
+      return 'failed';
+    }
+    await deps.syncRuns.release(run.runId);
+    log.warn(
+      { outcome: 'released', err: message, durationMs },
+      'sync run interrupted; it resumes from its last page',
+    );
+    throw error;
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+interface Totals {
+  pagesDone: number;
+  pagesTotal: number;
+  upserted: number;
+  changed: number;
+}
+
+/** Sequential commits, one page fetched ahead: G2A's rate limit, not the database, sets the pace. */
+async function pageThrough(
+  deps: RunSyncDeps,
+  run: SyncRun,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<Totals> {
+  const totals: Totals = { ...run.progress, pagesDone: run.lastPage };
+  const fetchPage = (page: number) => {
+    const pending = deps.g2a.listProducts({ page, includeOutOfStock: true });
+    pending.catch(() => undefined);
+    return pending;
+  };
+  let page = run.lastPage + 1;
+  let next: Promise<G2AProductPage> = fetchPage(page);
+  for (;;) {
+    const result = await next;
+    totals.pagesTotal = Math.max(pagesFor(result.total), page === 1 && result.docs.length === 0 ? 0 : page);
+    const last = result.docs.length < G2A_PAGE_SIZE || page >= totals.pagesTotal;
+    if (!last) next = fetchPage(page + 1);
+
+    const pageStarted = performance.now();
+    const changes = await commitPage(deps, run, page, totals.pagesTotal, result);
+    totals.pagesDone = page;
+    totals.upserted += result.docs.length;
+    totals.changed += changes.changedGameIds.length;
+    await publish(deps, run, 'running', totals);
+    log.debug(
+      {
+        outcome: 'page',
+        page,
+        changed: changes.changedGameIds.length,
+        durationMs: Math.round(performance.now() - pageStarted),
+      },
+      'sync page committed',
+    );
+    if (last) return { ...totals, pagesTotal: Math.max(totals.pagesTotal, page) };
+    if (signal.aborted) throw new Error(`lost ${SYNC_LOCK}`);
+    page += 1;
+  }
+}
+
+async function commitPage(
+  deps: RunSyncDeps,
+  run: SyncRun,
+  page: number,
+  pagesTotal: number,
+  result: G2AProductPage,
+): Promise<CatalogChanges> {
+  return deps.uow.run(async (scope: TransactionScope) => {
+    let changes: CatalogChanges;
+    if (run.kind === 'catalog') {
+      const entries = result.docs
+        .map((product) => toCatalogEntry(product, deps.markupPercent))
+        .filter((entry): entry is CatalogEntry => entry !== null);
+      changes = await scope.catalog.upsertEntries(run.runId, entries);
+    } else {
+      const entries = result.docs
+        .map((product) => toStockEntry(product, deps.markupPercent))
+        .filter((entry): entry is StockEntry => entry !== null);
+      changes = await scope.catalog.applyStock(entries);
+    }
+    await invalidateCatalogChanges(scope, changes);
+    await scope.syncRuns.recordPage(run.runId, page, Math.max(pagesTotal, page), {
+      upserted: result.docs.length,
+      changed: changes.changedGameIds.length,
+    });
+    return changes;
+  });
+}
+
+async function delistUnseen(deps: RunSyncDeps, run: SyncRun, seen: number, log: Logger): Promise<void> {
+  // An empty answer from G2A is more likely an outage than an empty marketplace: delist nothing then.
+  if (seen === 0) {
+    log.warn({ outcome: 'delist_skipped' }, 'the run saw no product; nothing is delisted');
+    return;
+  }
+  const delisted = await deps.uow.run(async (scope) => {
+    const ids = await scope.catalog.delistUnseen(run.runId);
+    await invalidateCatalogChanges(scope, {
+      changedGameIds: ids,
+      repricedGameIds: [],
+      taxonomyChanged: false,
+    });
+    return ids;
+  });
+  if (delisted.length > 0) log.info({ outcome: 'delisted', delisted: delisted.length }, 'games delisted');
+}
+
+async function publish(
+  deps: RunSyncDeps,
+  run: SyncRun,
+  status: string,
+  progress: Totals | SyncRun['progress'],
+) {
+  await deps.progress
+    .publish({
+      runId: run.runId,
+      kind: run.kind,
+      status,
+      progress: {
+        pagesDone: progress.pagesDone,
+        pagesTotal: progress.pagesTotal,
+        upserted: progress.upserted,
+        changed: progress.changed,
+      },
+    })
+    .catch(() => undefined);
+}

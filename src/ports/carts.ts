@@ -1,0 +1,67 @@
+import type { CartLine, CartOwner } from '../domain/cart.js';
+import type { Game } from '../domain/game.js';
+import type { WishlistEntry } from '../domain/wishlist.js';
+
+export type { CartOwner } from '../domain/cart.js';
+
+/** What adding a game to a cart or a wishlist needs to know about it. */
+export type GameAvailability = Pick<Game, 'id' | 'qty' | 'availableToBuy' | 'delisted'>;
+
+/** Cart lines of users and guest sessions. Bound to a transaction inside a unit of work. */
+export interface CartRepository {
+  /** The owner's lines with each game's current name, price and availability, oldest line first. */
+  lines(owner: CartOwner): Promise<CartLine[]>;
+  /** As `lines`, with the lines locked until the transaction ends: concurrent changes to them wait. */
+  lockedLines(owner: CartOwner): Promise<CartLine[]>;
+  /**
+   * Adds `quantity` units in one statement: creates the line or raises it, unless the result would pass `max`.
+   * Answers the new quantity and whether the line is new, or `null` (nothing changed) when `max` would be passed.
+   * Concurrent adds to one line never lose units.
+   */
+  add(
+    owner: CartOwner,
+    gameId: string,
+    quantity: number,
+    max: number,
+  ): Promise<{ quantity: number; created: boolean } | null>;
+  /** Sets the quantity of an existing line; answers the old quantity, or `null` when there is no such line. */
+  setQuantity(owner: CartOwner, gameId: string, quantity: number): Promise<number | null>;
+  /**
+   * Adds `quantity` units in one statement, cutting the result to `max` instead of refusing it (the sign-in
+   * merge); answers the new quantity.
+   */
+  addCapped(owner: CartOwner, gameId: string, quantity: number, max: number): Promise<number>;
+  /** Removes the owner's lines of these games; answers how many went. */
+  remove(owner: CartOwner, gameIds: string[]): Promise<number>;
+  /** Removes every line of the owner; answers how many went. */
+  clear(owner: CartOwner): Promise<number>;
+  /** The game's stock and listing state, or `null` when no such game exists. */
+  findGameAvailability(gameId: string): Promise<GameAvailability | null>;
+  /**
+   * Locks both owners of a sign-in merge, always in this order (the user row, then the guest session row), so
+   * concurrent merges of either owner run one after the other. Answers which of the two exist; a guest session
+   * that expired before `now` counts as missing.
+   */
+  lockOwnersForMerge(
+    userId: string,
+    sessionId: string,
+    now: Date,
+  ): Promise<{ userFound: boolean; sessionFound: boolean }>;
+  /**
+   * The cart and wishlist cache keys of every owner holding any of these games: the entries that show a price
+   * or an availability that just changed.
+   */
+  cacheKeysHoldingGames(gameIds: string[]): Promise<string[]>;
+}
+
+/** Wishlists of users and guest sessions. Bound to a transaction inside a unit of work. */
+export interface WishlistRepository {
+  /** The owner's wishlisted games as they are now, newest entry first. */
+  entries(owner: CartOwner): Promise<WishlistEntry[]>;
+  /** The ids of the owner's wishlisted games. */
+  gameIds(owner: CartOwner): Promise<string[]>;
+  /** Wishlists the game; answers `false` when it already was (nothing changed). */
+  add(owner: CartOwner, gameId: string): Promise<boolean>;
+  /** Removes the owner's entries of these games; answers how many went. */
+  remove(owner: CartOwner, gameIds: string[]): Promise<number>;
+}

@@ -1,0 +1,185 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  adminToken,
+  g2aEnv,
+  startSimulator,
+  syncAndWait,
+  waitForRun,
+  type RunningSimulator,
+} from '../support/g2a.js';
+import { RedisProcess } from '../support/redis-process.js';
+import { createTestDatabase } from '../support/services.js';
+import { startTestShop, waitFor, type TestShop } from '../support/test-shop.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function simulatorWith(products: number, ratePerMinute = 0): Promise<RunningSimulator> {
+  const simulator = await startSimulator({ products, ratePerMinute });
+  cleanups.push(() => simulator.close());
+  return simulator;
+}
+
+async function shopWith(options: Parameters<typeof startTestShop>[0]): Promise<TestShop> {
+  const shop = await startTestShop(options);
+  cleanups.push(() => shop.dispose());
+  return shop;
+}
+
+const gameCount = async (shop: TestShop) =>
+  (
+    await shop.db
+      .selectFrom('games')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .executeTakeFirstOrThrow()
+  ).n;
+
+describe('sync under G2A trouble', () => {
+  it('completes through a storm of 429s and random 5xx answers', async () => {
+    const simulator = await simulatorWith(100);
+    // The simulator admits 2 requests a second; the shop is allowed far more, so it is throttled hard.
+    simulator.state.setFaults({ ratePerMinute: 120, rateWindowMs: 1000, errorRate: 0.25 });
+    const shop = await shopWith({ env: g2aEnv(simulator.url, 60_000) });
+    const admin = await adminToken(shop);
+
+    const run = await syncAndWait(shop, 'catalog', admin);
+    expect(run).toMatchObject({
+      status: 'finished',
+      progress: { pagesDone: 5, pagesTotal: 5, upserted: 100 },
+    });
+    expect(await gameCount(shop)).toBe(100);
+    const stats = simulator.state.stats;
+    console.info(
+      `storm: ${stats.requests} requests, ${stats.rateLimited} answered 429, ${stats.injectedErrors} answered 5xx`,
+    );
+    expect(stats.rateLimited).toBeGreaterThan(0);
+  });
+
+  it('never exceeds the configured rate: at the limit G2A enforces, no request is refused', async () => {
+    const simulator = await simulatorWith(400, 600);
+    const shop = await shopWith({ env: g2aEnv(simulator.url, 600) });
+    const admin = await adminToken(shop);
+
+    await syncAndWait(shop, 'catalog', admin);
+    await syncAndWait(shop, 'stock', admin);
+    expect(await gameCount(shop)).toBe(400);
+    expect(simulator.state.stats.requests).toBeGreaterThanOrEqual(40);
+    expect(simulator.state.stats.rateLimited).toBe(0);
+  });
+
+  it('completes with Redis down; its invalidations drain once Redis is back', async () => {
+    const simulator = await simulatorWith(60);
+    const redis = await RedisProcess.onFreePort();
+    await redis.start();
+    cleanups.push(() => redis.stop());
+    const shop = await shopWith({ env: { ...g2aEnv(simulator.url), REDIS_URL: redis.url } });
+    const admin = await adminToken(shop);
+    await redis.stop();
+
+    const run = await syncAndWait(shop, 'catalog', admin);
+    expect(run.status).toBe('finished');
+    expect(await gameCount(shop)).toBe(60);
+    const pending = await shop.db
+      .selectFrom('outbox')
+      .select('id')
+      .where('topic', '=', 'cache.invalidate')
+      .where('status', '=', 'pending')
+      .execute();
+    expect(pending.length).toBeGreaterThan(0);
+
+    await redis.start();
+    await waitFor(
+      async () =>
+        (
+          await shop.db
+            .selectFrom('outbox')
+            .select('id')
+            .where('topic', '=', 'cache.invalidate')
+            .where('status', '=', 'pending')
+            .execute()
+        ).length === 0,
+      'invalidations drained after Redis returned',
+      20_000,
+    );
+  });
+});
+
+describe('a worker killed mid-sync', () => {
+  it('resumes from the last committed page, with no duplicate games', async () => {
+    const simulator = await simulatorWith(200);
+    simulator.state.setFaults({ latencyMs: 150 });
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    const env = { ...g2aEnv(simulator.url), SYNC_STALE_AFTER_SECONDS: '1' };
+    // This process serves the API only; the worker runs in a child process that the test kills.
+    const api = await shopWith({ role: 'api', databaseUrl: database.url, withoutRedis: true, env });
+    const admin = await adminToken(api);
+
+    const worker = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', 'worker'], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: {
+        ...process.env,
+        ...env,
+        DATABASE_URL: database.url,
+        REDIS_URL: '',
+        JWT_SECRET: 'test-secret-test-secret-test-secret-42',
+        BCRYPT_COST: '4',
+        SYNC_SCHEDULES: 'off',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: 'ignore',
+    });
+    cleanups.push(async () => worker.exitCode === null && worker.kill('SIGKILL'));
+
+    const started = await api.app!.inject({
+      method: 'POST',
+      url: '/api/v1/admin/sync/catalog',
+      headers: admin,
+    });
+    expect(started.statusCode).toBe(202);
+    const runId = started.json().runId as string;
+    const runRow = () =>
+      api.db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
+    await waitFor(async () => (await runRow()).last_page >= 3, 'three pages committed by the worker', 30_000);
+
+    const exited = once(worker, 'exit');
+    worker.kill('SIGKILL');
+    await exited;
+    const killedAt = await runRow();
+    expect(killedAt.status).toBe('running');
+    expect(killedAt.last_page).toBeLessThan(10);
+    const requestsBefore = simulator.state.stats.byRoute['GET /v1/products'] ?? 0;
+    simulator.state.setFaults({ latencyMs: 0 });
+
+    await waitFor(
+      async () => Date.now() - (await runRow()).heartbeat_at.getTime() > 1_000,
+      'the dead worker’s run to go stale',
+    );
+    const resume = await api.app!.inject({
+      method: 'POST',
+      url: '/api/v1/admin/sync/catalog',
+      headers: admin,
+    });
+    expect(resume.statusCode).toBe(202);
+    expect(resume.json()).toEqual({ runId, resumed: true });
+
+    const replacement = await shopWith({
+      role: 'worker',
+      databaseUrl: database.url,
+      withoutRedis: true,
+      env,
+    });
+    void replacement;
+    const run = await waitForRun(api, runId, admin);
+    expect(run).toMatchObject({ status: 'finished', progress: { pagesDone: 10, pagesTotal: 10 } });
+    expect(await gameCount(api)).toBe(200);
+    const requestsAfter = (simulator.state.stats.byRoute['GET /v1/products'] ?? 0) - requestsBefore;
+    expect(requestsAfter).toBe(10 - killedAt.last_page);
+  });
+});

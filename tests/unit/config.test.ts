@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const problemsOf = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('configuration', () => {
+  it('starts on embedded defaults with nothing set, warning about development fallbacks', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      bcryptCost: 12,
+      priceMarkupPercent: 2,
+      loginRateLimit: 10,
+      production: false,
+    });
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.g2a.baseUrl).toBeUndefined();
+    expect(config.g2a.ratePerMinute).toBe(600);
+    expect(config.keysEncryptionKey).toHaveLength(32);
+    expect(config.warnings.join('\n')).toMatch(/JWT_SECRET/);
+  });
+
+  it('names every bad variable at once', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      DATABASE_URL: 'mysql://x',
+      BCRYPT_COST: '99',
+      PRICE_MARKUP_PERCENT: '-2',
+      G2A_BASE_URL: 'https://api.g2a.com/v1',
+      KEYS_ENCRYPTION_KEY: 'c2hvcnQ=',
+    });
+    for (const name of [
+      'PORT',
+      'DATABASE_URL',
+      'BCRYPT_COST',
+      'PRICE_MARKUP_PERCENT',
+      'G2A_BASE_URL',
+      'KEYS_ENCRYPTION_KEY',
+    ]) {
+      expect(problems.some((p) => p.startsWith(name))).toBe(true);
+    }
+  });
+
+  it('refuses missing or weak secrets in production and never falls back to the simulator there', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'short', BCRYPT_COST: '4' });
+    expect(problems.join('\n')).toMatch(/JWT_SECRET must be at least 32 characters/);
+    expect(problems.join('\n')).toMatch(/KEYS_ENCRYPTION_KEY is required in production/);
+    expect(problems.join('\n')).toMatch(
+      /G2A_BASE_URL, G2A_API_HASH, G2A_API_SECRET and G2A_EMAIL are required in production/,
+    );
+    expect(problems.join('\n')).toMatch(/BCRYPT_COST must be at least 10 in production/);
+  });
+
+  it('accepts a complete production configuration', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://shop@db/shop',
+      JWT_SECRET: 'x'.repeat(40),
+      KEYS_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      G2A_BASE_URL: 'https://api.g2a.com',
+      G2A_API_HASH: 'hash',
+      G2A_API_SECRET: 'secret',
+      G2A_EMAIL: 'buyer@example.com',
+      PRICE_MARKUP_PERCENT: '2.5',
+    });
+    expect(config).toMatchObject({
+      production: true,
+      priceMarkupPercent: 2.5,
+      corsOrigin: false,
+      warnings: [],
+    });
+  });
+
+  it('wants the G2A credentials together', () => {
+    expect(problemsOf({ G2A_API_HASH: 'only-the-hash' }).join('\n')).toMatch(/must be set together/);
+  });
+});

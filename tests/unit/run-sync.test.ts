@@ -1,0 +1,373 @@
+import { describe, expect, it } from 'vitest';
+import { G2ASimulatorState } from '../../src/adapters/g2a/simulator-state.js';
+import { FixedClock } from '../../src/adapters/memory/fixed-clock.js';
+import { InMemoryG2A } from '../../src/adapters/memory/in-memory-g2a.js';
+import { InMemoryLock } from '../../src/adapters/memory/in-memory-lock.js';
+import { InMemoryLogger } from '../../src/adapters/memory/in-memory-logger.js';
+import { InMemoryProgressBoard } from '../../src/adapters/memory/in-memory-progress-board.js';
+import { InMemoryUnitOfWork } from '../../src/adapters/memory/in-memory-unit-of-work.js';
+import { runSync, SYNC_LOCK, type RunSyncDeps } from '../../src/application/run-sync.js';
+import { triggerSync } from '../../src/application/trigger-sync.js';
+import type { SyncKind } from '../../src/domain/sync-run.js';
+import type { CartRepository } from '../../src/ports/carts.js';
+import { G2AError, type G2AProduct } from '../../src/ports/g2a.js';
+import type { UnitOfWork } from '../../src/ports/unit-of-work.js';
+
+const STALE_AFTER_MS = 60_000;
+const MARKUP_PERCENT = 2;
+const PRODUCTS = 65;
+
+/**
+ * There is no in-memory cart adapter, and catalogue invalidation asks the carts which of their owners show a
+ * changed game: here the test says which cache keys hold which games.
+ */
+function withCartHolders(uow: InMemoryUnitOfWork, holders: Map<string, string[]>): UnitOfWork {
+  const carts: Pick<CartRepository, 'cacheKeysHoldingGames'> = {
+    cacheKeysHoldingGames: async (gameIds) => gameIds.flatMap((id) => holders.get(id) ?? []),
+  };
+  return {
+    run: (work) =>
+      uow.run((scope) =>
+        work(
+          new Proxy(scope, {
+            get: (target, member, receiver) =>
+              member === 'carts' ? carts : Reflect.get(target, member, receiver),
+          }),
+        ),
+      ),
+  };
+}
+
+function setup(products = PRODUCTS) {
+  const clock = new FixedClock('2026-03-01T12:00:00.000Z');
+  const logger = new InMemoryLogger();
+  const uow = new InMemoryUnitOfWork({ clock });
+  const cartHolders = new Map<string, string[]>();
+  const state = new G2ASimulatorState({
+    productCount: products,
+    seed: 7,
+    ratePerMinute: 0,
+    now: () => clock.now().getTime(),
+  });
+  const g2a = new InMemoryG2A(state);
+  const lock = new InMemoryLock();
+  const progress = new InMemoryProgressBoard();
+  const syncRuns = uow.repositories.syncRuns;
+  const deps: RunSyncDeps = {
+    uow: withCartHolders(uow, cartHolders),
+    syncRuns,
+    g2a,
+    lock,
+    progress,
+    clock,
+    logger,
+    markupPercent: MARKUP_PERCENT,
+    staleAfterMs: STALE_AFTER_MS,
+  };
+  const queue = async (kind: SyncKind) => (await triggerSync(deps, { kind, trigger: 'manual' })).runId;
+  /** Queues a run and works it as the job's first attempt would. */
+  const sync = async (kind: SyncKind) => {
+    const runId = await queue(kind);
+    const outcome = await runSync(deps, { runId, finalAttempt: false });
+    return { runId, outcome, run: (await syncRuns.findById(runId))! };
+  };
+  return { clock, logger, uow, state, g2a, lock, progress, syncRuns, deps, cartHolders, queue, sync };
+}
+
+function slugOf(product: G2AProduct): string {
+  return product.slug!.slice(1);
+}
+
+function everyProduct(state: G2ASimulatorState): G2AProduct[] {
+  const products: G2AProduct[] = [];
+  for (let page = 1; ; page++) {
+    const { docs } = state.listProducts({ page, includeOutOfStock: true });
+    if (docs.length === 0) return products;
+    products.push(...docs);
+  }
+}
+
+const pagesListed = (g2a: InMemoryG2A) => g2a.listQueries.map((query) => query.page);
+
+describe('runSync', () => {
+  it('upserts the whole catalogue at the marked-up price and finishes with every page done', async () => {
+    const { sync, uow, state, g2a, progress } = setup();
+
+    const { runId, outcome, run } = await sync('catalog');
+
+    expect(outcome).toBe('finished');
+    expect(run).toMatchObject({
+      status: 'finished',
+      lastPage: 4,
+      progress: { pagesDone: 4, pagesTotal: 4, upserted: PRODUCTS, changed: PRODUCTS },
+      error: null,
+    });
+    expect(run.finishedAt).not.toBeNull();
+    expect(pagesListed(g2a)).toEqual([1, 2, 3, 4]);
+    expect(g2a.listQueries.every((query) => query.includeOutOfStock === true)).toBe(true);
+
+    const games = (await uow.catalogReader.list({ page: 1, pageSize: 1000 })).items;
+    const byProduct = new Map(games.map((game) => [game.g2aProductId, game]));
+    const products = everyProduct(state);
+    expect(products).toHaveLength(PRODUCTS);
+    expect(byProduct.size).toBe(PRODUCTS);
+    for (const product of products) {
+      const costCents = Math.round(product.minPrice * 100);
+      expect(byProduct.get(product.id)).toMatchObject({
+        costCents,
+        // 2 % markup, rounded half up to the cent.
+        priceCents: Math.floor((costCents * 102 + 50) / 100),
+        qty: product.qty,
+        delisted: false,
+      });
+    }
+    expect(progress.of(runId).map((update) => [update.status, update.progress.pagesDone])).toEqual([
+      ['running', 1],
+      ['running', 2],
+      ['running', 3],
+      ['running', 4],
+      ['finished', 4],
+    ]);
+  });
+
+  it('writes, page by page, invalidations naming the changed games, the catalogue and home, and new taxonomy', async () => {
+    const { sync, uow } = setup();
+
+    await sync('catalog');
+
+    const games = (await uow.catalogReader.list({ page: 1, pageSize: 1000 })).items;
+    const rows = uow.payloadsOf('cache.invalidate');
+    expect(rows).toHaveLength(4);
+    for (const row of rows) expect(row.families).toEqual(['catalog', 'home']);
+    const gameKeys = rows.flatMap((row) => row.keys ?? []).filter((key) => key.startsWith('game:'));
+    expect(gameKeys.sort()).toEqual(games.map((game) => `game:${game.id}`).sort());
+    expect(rows[0]!.keys).toEqual(expect.arrayContaining(['taxonomy:categories', 'taxonomy:platforms']));
+    expect(await uow.catalogReader.taxonomy('platforms')).not.toEqual([]);
+    expect(await uow.catalogReader.taxonomy('categories')).not.toEqual([]);
+  });
+
+  it('writes no invalidation when a second catalogue run or a stock run finds nothing changed', async () => {
+    const { sync, uow } = setup();
+    await sync('catalog');
+    const written = uow.messages.length;
+
+    const catalog = await sync('catalog');
+    const stock = await sync('stock');
+
+    expect(catalog.run).toMatchObject({ status: 'finished', progress: { upserted: PRODUCTS, changed: 0 } });
+    expect(stock.run).toMatchObject({ status: 'finished', progress: { upserted: PRODUCTS, changed: 0 } });
+    expect(uow.messages).toHaveLength(written);
+  });
+
+  it('applies a stock change and invalidates the game and the carts that show it', async () => {
+    const { sync, uow, state, cartHolders } = setup();
+    await sync('catalog');
+    const product = everyProduct(state)[10]!;
+    const gameId = (await uow.catalogReader.findIdBySlug(slugOf(product)))!;
+    cartHolders.set(gameId, ['user:u1:cart', 'session:s1:wishlist']);
+    const written = uow.messages.length;
+
+    state.updateProduct(product.id, { minPrice: 10, qty: 0 });
+    const { run } = await sync('stock');
+
+    expect(run).toMatchObject({ status: 'finished', progress: { changed: 1 } });
+    expect(await uow.catalogReader.findById(gameId)).toMatchObject({
+      costCents: 1000,
+      priceCents: 1020,
+      qty: 0,
+    });
+    expect(uow.payloadsOf('cache.invalidate').slice(-1)).toEqual([
+      { keys: [`game:${gameId}`, 'user:u1:cart', 'session:s1:wishlist'], families: ['catalog', 'home'] },
+    ]);
+    expect(uow.messages).toHaveLength(written + 1);
+  });
+
+  it('delists a product G2A no longer lists at the end of a catalogue run, and relists it when it returns', async () => {
+    const { sync, uow, state, logger } = setup();
+    await sync('catalog');
+    const product = everyProduct(state)[30]!;
+    const gameId = (await uow.catalogReader.findIdBySlug(slugOf(product)))!;
+
+    state.removeProduct(product.id);
+    const removed = await sync('catalog');
+
+    expect(removed.run).toMatchObject({ status: 'finished', progress: { upserted: PRODUCTS - 1 } });
+    expect(await uow.catalogReader.findById(gameId)).toMatchObject({ delisted: true });
+    expect((await uow.catalogReader.list({ page: 1, pageSize: 1000 })).total).toBe(PRODUCTS - 1);
+    expect(uow.payloadsOf('cache.invalidate').slice(-1)).toEqual([
+      { keys: [`game:${gameId}`], families: ['catalog', 'home'] },
+    ]);
+    expect(logger.at('info').some((entry) => entry.fields.outcome === 'delisted')).toBe(true);
+
+    state.updateProduct(product.id, { listed: true });
+    const back = await sync('catalog');
+
+    expect(back.run.progress.changed).toBe(1);
+    expect(await uow.catalogReader.findById(gameId)).toMatchObject({ delisted: false });
+    expect((await uow.catalogReader.list({ page: 1, pageSize: 1000 })).total).toBe(PRODUCTS);
+    const lastKeys = uow.payloadsOf('cache.invalidate').flatMap((row) => row.keys ?? []);
+    expect(lastKeys.filter((key) => key === `game:${gameId}`)).toHaveLength(3);
+  });
+
+  it('delists nothing when G2A answers an empty catalogue', async () => {
+    const { sync, uow, state, g2a, logger } = setup();
+    await sync('catalog');
+    for (const product of everyProduct(state)) state.removeProduct(product.id);
+    g2a.listQueries.length = 0;
+    const written = uow.messages.length;
+
+    const { outcome, run } = await sync('catalog');
+
+    expect(outcome).toBe('finished');
+    expect(run.status).toBe('finished');
+    expect(run.progress.upserted).toBe(0);
+    expect(run.progress.pagesDone).toBe(run.progress.pagesTotal);
+    expect(pagesListed(g2a)).toEqual([1]);
+    expect((await uow.catalogReader.list({ page: 1, pageSize: 1000 })).total).toBe(PRODUCTS);
+    expect(uow.messages).toHaveLength(written);
+    expect(logger.at('warn').some((entry) => entry.fields.outcome === 'delist_skipped')).toBe(true);
+  });
+
+  it('resumes after the last committed page when a released run is worked again', async () => {
+    const { queue, deps, g2a, syncRuns, uow } = setup();
+    const runId = await queue('catalog');
+    g2a.failPage(3, new G2AError('unavailable', 'GET /v1/products failed: HTTP 503'));
+
+    await expect(runSync(deps, { runId, finalAttempt: false })).rejects.toMatchObject({
+      kind: 'unavailable',
+    });
+    expect(await syncRuns.findById(runId)).toMatchObject({
+      status: 'running',
+      lastPage: 2,
+      progress: { pagesDone: 2, upserted: 40 },
+    });
+    g2a.listQueries.length = 0;
+
+    const outcome = await runSync(deps, { runId, finalAttempt: false });
+
+    expect(outcome).toBe('finished');
+    expect(pagesListed(g2a)).toEqual([3, 4]);
+    expect(await syncRuns.findById(runId)).toMatchObject({
+      status: 'finished',
+      lastPage: 4,
+      progress: { pagesDone: 4, pagesTotal: 4, upserted: PRODUCTS },
+    });
+    const listed = await uow.catalogReader.list({ page: 1, pageSize: 1000 });
+    expect(listed.total).toBe(PRODUCTS);
+  });
+
+  it('stops after the page in hand when the lock is lost, releasing the run for a retry', async () => {
+    const { queue, deps, lock, g2a, syncRuns } = setup();
+    const runId = await queue('catalog');
+    const progress = {
+      publish: async (update: { progress: { pagesDone: number } }) => {
+        if (update.progress.pagesDone === 1) lock.expire(SYNC_LOCK);
+      },
+    };
+
+    await expect(runSync({ ...deps, progress }, { runId, finalAttempt: false })).rejects.toThrow(
+      `lost ${SYNC_LOCK}`,
+    );
+
+    expect(await syncRuns.findById(runId)).toMatchObject({ status: 'running', lastPage: 1 });
+    expect(await syncRuns.heartbeatOf(runId)).toEqual(new Date(0));
+    g2a.listQueries.length = 0;
+    expect(await runSync(deps, { runId, finalAttempt: false })).toBe('finished');
+    expect(pagesListed(g2a)).toEqual([2, 3, 4]);
+  });
+
+  it('skips a queued run while the sync lock is held elsewhere', async () => {
+    const { queue, deps, lock, g2a, syncRuns, logger } = setup();
+    const runId = await queue('stock');
+    const release = lock.holdElsewhere(SYNC_LOCK);
+
+    const outcome = await runSync(deps, { runId, finalAttempt: false });
+    release();
+
+    expect(outcome).toBe('skipped');
+    expect(await syncRuns.findById(runId)).toMatchObject({
+      status: 'skipped',
+      error: `${SYNC_LOCK} is held by another worker`,
+    });
+    expect(g2a.listQueries).toEqual([]);
+    expect(logger.at('warn')[0]?.fields).toMatchObject({ outcome: 'skipped', runId });
+  });
+
+  it('fails the run at once on a permanent G2A error, even before the final attempt', async () => {
+    const { queue, deps, g2a, syncRuns, progress, uow } = setup();
+    const runId = await queue('catalog');
+    g2a.rejectCredentials = true;
+
+    const outcome = await runSync(deps, { runId, finalAttempt: false });
+
+    expect(outcome).toBe('failed');
+    const run = await syncRuns.findById(runId);
+    expect(run).toMatchObject({ status: 'failed', error: expect.stringContaining('401') });
+    expect(run!.finishedAt).not.toBeNull();
+    expect(progress.of(runId).at(-1)).toMatchObject({ status: 'failed' });
+    expect((await uow.catalogReader.list({ page: 1, pageSize: 10 })).total).toBe(0);
+  });
+
+  it('releases the run for a retry on a transient error, and rethrows it', async () => {
+    const { queue, deps, g2a, syncRuns, clock } = setup();
+    const runId = await queue('catalog');
+    g2a.state.setFaults({ errorRate: 1 });
+
+    const failure = await runSync(deps, { runId, finalAttempt: false }).catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(G2AError);
+    expect((failure as G2AError).kind).toBe('unavailable');
+    expect(await syncRuns.findById(runId)).toMatchObject({ status: 'running', error: null });
+    expect(await syncRuns.heartbeatOf(runId)).toEqual(new Date(0));
+    // Released: the retry takes it over at once, without waiting for it to go stale.
+    expect(await syncRuns.start(runId, clock.now(), STALE_AFTER_MS)).toMatchObject({ status: 'running' });
+  });
+
+  it('fails the run on a transient error of the final attempt', async () => {
+    const { queue, deps, g2a, syncRuns } = setup();
+    const runId = await queue('stock');
+    g2a.state.setFaults({ errorRate: 1 });
+
+    const outcome = await runSync(deps, { runId, finalAttempt: true });
+
+    expect(outcome).toBe('failed');
+    expect(await syncRuns.findById(runId)).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('Injected failure'),
+    });
+  });
+
+  // run-sync publishes a failed run with `run.progress`, the progress it had when it started.
+  it.fails('publishes a failed run with the pages it had committed', async () => {
+    const { queue, deps, g2a, syncRuns, progress } = setup();
+    const runId = await queue('catalog');
+    g2a.failPage(3, new G2AError('unavailable', 'GET /v1/products failed: HTTP 503'));
+
+    expect(await runSync(deps, { runId, finalAttempt: true })).toBe('failed');
+
+    expect(await syncRuns.findById(runId)).toMatchObject({ status: 'failed', progress: { pagesDone: 2 } });
+    expect(progress.of(runId).at(-1)).toMatchObject({ status: 'failed', progress: { pagesDone: 2 } });
+  });
+
+  it('ignores a run that has ended, and one that a live worker is running', async () => {
+    const { queue, deps, g2a, syncRuns, clock, sync } = setup(5);
+    const ended = await sync('catalog');
+    const alive = await queue('stock');
+    await syncRuns.start(alive, clock.now(), STALE_AFTER_MS);
+    g2a.listQueries.length = 0;
+
+    expect(await runSync(deps, { runId: ended.runId, finalAttempt: false })).toBe('ignored');
+    expect(await runSync(deps, { runId: alive, finalAttempt: false })).toBe('ignored');
+    expect(g2a.listQueries).toEqual([]);
+  });
+
+  it('finishes although the progress board is unreachable', async () => {
+    const { sync, progress } = setup(5);
+    progress.failing = true;
+
+    const { outcome, run } = await sync('catalog');
+
+    expect(outcome).toBe('finished');
+    expect(run.progress).toEqual({ pagesDone: 1, pagesTotal: 1, upserted: 5, changed: 5 });
+  });
+});
