@@ -8,26 +8,8 @@ import { FallbackLock } from '../../src/adapters/redis/fallback-lock.js';
 import { createRedisClient } from '../../src/adapters/redis/redis-client.js';
 import { RedlockLock } from '../../src/adapters/redis/redlock-lock.js';
 import { createTestDatabase, redisUrl, uniqueRedisPrefix } from '../support/services.js';
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((settle) => (resolve = settle));
-  return { promise, resolve };
-}
-
-async function waitFor<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  deadlineMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { deferred } from '../support/deferred.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** Runs `withLock` and answers once the task is inside, with a way to let it finish. */
 async function holdLock(lock: { withLock: RedlockLock['withLock'] }, resource: string) {

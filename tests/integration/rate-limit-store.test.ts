@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimitStore } from '../../src/adapters/http/rate-limit-store.js';
 import { createRedisClient } from '../../src/adapters/redis/redis-client.js';
 import { createTestDatabase, redisUrl, uniqueRedisPrefix } from '../support/services.js';
+import { waitFor } from '../support/wait-for.js';
 
 interface Count {
   current: number;
@@ -31,20 +32,6 @@ const incr: Incr = (store, key, timeWindow, max = 1_000) =>
       max,
     );
   });
-
-async function waitFor<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  deadlineMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('rate limit store', () => {
   const prefix = uniqueRedisPrefix();

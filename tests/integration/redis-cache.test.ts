@@ -1,89 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CacheRef } from '../../src/ports/cache.js';
 import { createRedisClient } from '../../src/adapters/redis/redis-client.js';
 import { RedisCache } from '../../src/adapters/redis/redis-cache.js';
 import { redisUrl, uniqueRedisPrefix } from '../support/services.js';
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((settle) => (resolve = settle));
-  return { promise, resolve };
-}
-
-async function waitFor<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  deadlineMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-/** A throwaway redis-server that a test can stop and start again on the same port. */
-class RedisServer {
-  private process: ChildProcess | undefined;
-
-  constructor(readonly port: number) {}
-
-  get running(): boolean {
-    return this.process !== undefined;
-  }
-
-  async start(): Promise<void> {
-    if (this.process) throw new Error(`redis-server on ${this.port} is already running`);
-    this.process = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    const probe = new Redis({ port: this.port, lazyConnect: true, retryStrategy: () => null });
-    probe.on('error', () => {});
-    await waitFor(async () => {
-      await probe.connect().catch(() => undefined);
-      return (await probe.ping()) === 'PONG' ? true : undefined;
-    }, `redis-server on ${this.port}`);
-    probe.disconnect();
-  }
-
-  /** Keeps the port open but stops answering, as a hung Redis does. */
-  freeze(): void {
-    this.process?.kill('SIGSTOP');
-  }
-
-  thaw(): void {
-    this.process?.kill('SIGCONT');
-  }
-
-  async stop(): Promise<void> {
-    this.thaw();
-    const running = this.process;
-    this.process = undefined;
-    if (!running || running.exitCode !== null) return;
-    const exited = once(running, 'exit');
-    running.kill('SIGKILL');
-    await exited;
-  }
-}
+import { deferred } from '../support/deferred.js';
+import { waitFor } from '../support/wait-for.js';
+import { RedisProcess } from '../support/redis-process.js';
 
 describe('RedisCache', () => {
   const prefix = uniqueRedisPrefix();
@@ -271,12 +194,12 @@ describe('RedisCache', () => {
   });
 
   describe('when Redis goes away and comes back', () => {
-    let server: RedisServer;
+    let server: RedisProcess;
     let client: Redis;
     let flakyCache: RedisCache;
 
     beforeAll(async () => {
-      server = new RedisServer(await freePort());
+      server = await RedisProcess.onFreePort();
       await server.start();
       client = createRedisClient(`redis://127.0.0.1:${server.port}`);
       flakyCache = new RedisCache(client, { breaker: { resetTimeoutMs: 200 } });

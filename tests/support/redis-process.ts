@@ -28,7 +28,12 @@ export class RedisProcess {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  get running(): boolean {
+    return this.process !== undefined;
+  }
+
   async start(): Promise<void> {
+    if (this.process) throw new Error(`redis-server on ${this.port} is already running`);
     this.process = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -54,6 +59,7 @@ export class RedisProcess {
   }
 
   async stop(): Promise<void> {
+    this.thaw();
     const running = this.process;
     this.process = undefined;
     if (!running || running.exitCode !== null) return;
@@ -62,6 +68,7 @@ export class RedisProcess {
     await exited;
   }
 
+  /** Keeps the port open but stops answering, as a hung Redis does. */
   freeze(): void {
     this.process?.kill('SIGSTOP');
   }
