@@ -72,15 +72,19 @@ async function execute(
   log: Logger,
 ): Promise<RunSyncOutcome> {
   const started = performance.now();
+  const totals: Totals = { ...run.progress, pagesDone: run.lastPage };
   const heartbeat = setInterval(
     () => void deps.syncRuns.heartbeat(run.runId, deps.clock.now()).catch(() => undefined),
     Math.max(250, deps.staleAfterMs / 4),
   );
   heartbeat.unref();
+  // Stopped before the run's last word, so a late heartbeat cannot revive a released run.
+  const stopHeartbeat = () => clearInterval(heartbeat);
   log.info({ outcome: 'started', fromPage: run.lastPage + 1 }, `sync run started`);
   try {
-    const totals = await pageThrough(deps, run, signal, log);
+    await pageThrough(deps, run, totals, signal, log);
     if (run.kind === 'catalog') await delistUnseen(deps, run, totals.upserted, log);
+    stopHeartbeat();
     await deps.uow.run((scope) => scope.syncRuns.finish(run.runId, deps.clock.now()));
     await publish(deps, run, 'finished', totals);
     log.info(
@@ -89,12 +93,13 @@ async function execute(
     );
     return 'finished';
   } catch (error) {
+    stopHeartbeat();
     const message = error instanceof Error ? error.message : String(error);
     const durationMs = Math.round(performance.now() - started);
     const permanent = error instanceof G2AError && !error.transient;
     if (permanent || finalAttempt) {
       await deps.uow.run((scope) => scope.syncRuns.fail(run.runId, message, deps.clock.now()));
-      await publish(deps, run, 'failed', run.progress);
+      await publish(deps, run, 'failed', totals);
       log.error({ outcome: 'failed', err: message, durationMs }, 'sync run failed');
       return 'failed';
     }
@@ -105,7 +110,7 @@ async function execute(
     );
     throw error;
   } finally {
-    clearInterval(heartbeat);
+    stopHeartbeat();
   }
 }
 
@@ -116,14 +121,17 @@ interface Totals {
   changed: number;
 }
 
-/** Sequential commits, one page fetched ahead: G2A's rate limit, not the database, sets the pace. */
+/**
+ * Sequential commits, one page fetched ahead: G2A's rate limit, not the database, sets the pace. Keeps
+ * `totals` current as pages commit.
+ */
 async function pageThrough(
   deps: RunSyncDeps,
   run: SyncRun,
+  totals: Totals,
   signal: AbortSignal,
   log: Logger,
-): Promise<Totals> {
-  const totals: Totals = { ...run.progress, pagesDone: run.lastPage };
+): Promise<void> {
   const fetchPage = (page: number) => {
     const pending = deps.g2a.listProducts({ page, includeOutOfStock: true });
     pending.catch(() => undefined);
@@ -152,7 +160,10 @@ async function pageThrough(
       },
       'sync page committed',
     );
-    if (last) return { ...totals, pagesTotal: Math.max(totals.pagesTotal, page) };
+    if (last) {
+      totals.pagesTotal = Math.max(totals.pagesTotal, page);
+      return;
+    }
     if (signal.aborted) throw new Error(`lost ${SYNC_LOCK}`);
     page += 1;
   }

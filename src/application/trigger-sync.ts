@@ -22,7 +22,10 @@ export async function triggerSync(
   const result = await deps.uow.run(async (scope): Promise<TriggerOutcome | { busy: string }> => {
     const queued = await scope.syncRuns.queue(input.kind, input.trigger);
     if (queued) {
-      await scope.syncRuns.attachJob(queued.runId, await scope.jobs.enqueueSyncRun(queued));
+      await scope.syncRuns.attachJob(
+        queued.runId,
+        await scope.jobs.enqueueSyncRun({ runId: queued.runId, kind: queued.kind }),
+      );
       return { outcome: 'queued', runId: queued.runId };
     }
     const active = await scope.syncRuns.findActive();
@@ -30,7 +33,10 @@ export async function triggerSync(
     if (isStale(await scope.syncRuns.heartbeatOf(active.runId), now, deps.staleAfterMs)) {
       // The dead worker's job would hold the queue's single active slot until it expires.
       if (active.jobId) await scope.jobs.cancelSyncRun(active.jobId);
-      await scope.syncRuns.attachJob(active.runId, await scope.jobs.enqueueSyncRun(active));
+      await scope.syncRuns.attachJob(
+        active.runId,
+        await scope.jobs.enqueueSyncRun({ runId: active.runId, kind: active.kind }),
+      );
       return { outcome: 'resumed', runId: active.runId };
     }
     if (input.trigger === 'schedule') {

@@ -45,8 +45,9 @@ function gamesByProduct(tables: MemoryTables): Map<string, GameRow> {
 
 /**
  * The `KyselyCatalogRepository` contract over the in-memory tables. Where that adapter's SQL and its documented
- * intent part (category links a curator also set; G2A categories that slug alike), this one follows the intent:
- * a game is changed only when what shoppers see of it changes.
+ * intent part (a category a curator also linked; a G2A category renamed; G2A categories that slug alike), this
+ * one follows the intent: categories are adopted, never duplicated, and a game is changed only when what
+ * shoppers see of it changes.
  */
 export class InMemoryCatalogRepository implements CatalogRepository {
   constructor(

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { slugify } from '../../domain/game.js';
 import type { CatalogChanges, CatalogEntry, CatalogRepository, StockEntry } from '../../ports/catalog.js';
 import type { Database } from './schema.js';
 
@@ -62,7 +63,7 @@ export class KyselyCatalogRepository implements CatalogRepository {
           .execute()
       ).map((row) => [row.g2a_product_id, row]),
     );
-    const currentLinks = await this.g2aCategoryLinks([...existing.values()].map((g) => g.id));
+    const currentLinks = await this.categoryLinks([...existing.values()].map((g) => g.id));
 
     const now = new Date();
     const toWrite: CatalogEntry[] = [];
@@ -70,7 +71,7 @@ export class KyselyCatalogRepository implements CatalogRepository {
     for (const entry of entries) {
       const old = existing.get(entry.g2aProductId);
       const platformId = entry.platform ? (platformIds.get(entry.platform.slug) ?? null) : null;
-      const linked = entry.categories.map((c) => categoryIds.get(c.g2aId)!).sort();
+      const linked = entry.categories.map((c) => categoryIds.get(c.g2aId)!);
       if (!old) {
         toWrite.push(entry);
         continue;
@@ -90,7 +91,7 @@ export class KyselyCatalogRepository implements CatalogRepository {
         old.qty === entry.qty &&
         old.available_to_buy === entry.availableToBuy &&
         !old.delisted &&
-        sameIds(currentLinks.get(old.id) ?? [], linked);
+        sameCategories(currentLinks.get(old.id), linked);
       if (same) unchangedIds.push(old.id);
       else toWrite.push(entry);
       if (old.price_cents !== entry.priceCents) changes.repricedGameIds.push(old.id);
@@ -115,7 +116,7 @@ export class KyselyCatalogRepository implements CatalogRepository {
           description: e.description,
           platform_id: e.platform ? (platformIds.get(e.platform.slug) ?? null) : null,
           region: e.region,
-          region_slug: e.region ? slugOf(e.region) : null,
+          region_slug: e.region ? slugify(e.region) : null,
           thumbnail: e.thumbnail,
           cover_image: e.coverImage,
           release_date: e.releaseDate,
@@ -252,74 +253,98 @@ export class KyselyCatalogRepository implements CatalogRepository {
     return new Map(rows.map((r) => [r.slug, r.id]));
   }
 
+  /**
+   * The category id of every G2A category of the page. A category G2A already knows (by its id) is kept even if
+   * G2A renamed it; a curated category of the same slug is adopted; two G2A categories that slug alike share
+   * one. Written without conflicts, so nothing can abort the page's transaction.
+   */
   private async ensureCategories(
     entries: CatalogEntry[],
     changes: CatalogChanges,
   ): Promise<Map<number, string>> {
     const categories = new Map(entries.flatMap((e) => e.categories).map((c) => [c.g2aId, c]));
     if (categories.size === 0) return new Map();
-    const inserted = await this.db
-      .insertInto('categories')
-      .values([...categories.values()].map((c) => ({ g2a_category_id: c.g2aId, slug: c.slug, name: c.name })))
-      // A curated category of the same slug is adopted, not duplicated; G2A's id is recorded on it.
-      .onConflict((oc) =>
-        oc.column('slug').doUpdateSet({
-          g2a_category_id: sql`COALESCE(categories.g2a_category_id, excluded.g2a_category_id)`,
-        }),
-      )
-      .returning(['id', sql<boolean>`(xmax = 0)`.as('created')])
-      .execute()
-      .catch(async (error: Error) => {
-        // Two G2A categories whose names slug alike: keep the first, link the second to it.
-        if (!/g2a_category_id/.test(error.message)) throw error;
-        return [];
-      });
-    if (inserted.some((r) => r.created)) changes.taxonomyChanged = true;
-    const rows = await this.db
-      .selectFrom('categories')
-      .select(['id', 'g2a_category_id', 'slug'])
-      .where((eb) =>
-        eb.or([
-          eb('g2a_category_id', 'in', [...categories.keys()]),
-          eb(
-            'slug',
-            'in',
-            [...categories.values()].map((c) => c.slug),
-          ),
-        ]),
-      )
-      .execute();
-    const bySlug = new Map(rows.map((r) => [r.slug, r.id]));
-    const byG2AId = new Map(
-      rows.filter((r) => r.g2a_category_id !== null).map((r) => [r.g2a_category_id!, r.id]),
-    );
+    const resolve = async () => {
+      const rows = await this.db
+        .selectFrom('categories')
+        .select(['id', 'g2a_category_id', 'slug'])
+        .where((eb) =>
+          eb.or([
+            eb('g2a_category_id', 'in', [...categories.keys()]),
+            eb(
+              'slug',
+              'in',
+              [...categories.values()].map((c) => c.slug),
+            ),
+          ]),
+        )
+        .execute();
+      const byG2AId = new Map(
+        rows.filter((r) => r.g2a_category_id !== null).map((r) => [r.g2a_category_id!, r.id]),
+      );
+      const bySlug = new Map(rows.map((r) => [r.slug, r]));
+      return { byG2AId, bySlug };
+    };
+
+    const known = await resolve();
+    const unknown = [...categories.values()].filter((c) => !known.byG2AId.has(c.g2aId));
+    const adoptable = unknown.filter((c) => known.bySlug.get(c.slug)?.g2a_category_id === null);
+    for (const c of new Map(adoptable.map((c) => [c.slug, c])).values()) {
+      await this.db
+        .updateTable('categories')
+        .set({ g2a_category_id: c.g2aId })
+        .where('slug', '=', c.slug)
+        .where('g2a_category_id', 'is', null)
+        .execute();
+    }
+    const fresh = [
+      ...new Map(unknown.filter((c) => !known.bySlug.has(c.slug)).map((c) => [c.slug, c])).values(),
+    ];
+    if (fresh.length > 0) {
+      const inserted = await this.db
+        .insertInto('categories')
+        .values(fresh.map((c) => ({ g2a_category_id: c.g2aId, slug: c.slug, name: c.name })))
+        .onConflict((oc) => oc.doNothing())
+        .returning('id')
+        .execute();
+      if (inserted.length > 0) changes.taxonomyChanged = true;
+    }
+
+    const { byG2AId, bySlug } = await resolve();
     return new Map(
-      [...categories.values()].map((c) => [c.g2aId, byG2AId.get(c.g2aId) ?? bySlug.get(c.slug)!]),
+      [...categories.values()].map((c) => [c.g2aId, byG2AId.get(c.g2aId) ?? bySlug.get(c.slug)!.id]),
     );
   }
 
-  private async g2aCategoryLinks(gameIds: string[]): Promise<Map<string, string[]>> {
-    if (gameIds.length === 0) return new Map();
+  /** Every category link of the games, by source: G2A's own and the shop's curation. */
+  private async categoryLinks(
+    gameIds: string[],
+  ): Promise<Map<string, { g2a: Set<string>; all: Set<string> }>> {
+    const links = new Map<string, { g2a: Set<string>; all: Set<string> }>();
+    if (gameIds.length === 0) return links;
     const rows = await this.db
       .selectFrom('game_categories')
-      .select(['game_id', 'category_id'])
+      .select(['game_id', 'category_id', 'source'])
       .where('game_id', 'in', gameIds)
-      .where('source', '=', 'g2a')
       .execute();
-    const links = new Map<string, string[]>();
-    for (const row of rows) links.set(row.game_id, [...(links.get(row.game_id) ?? []), row.category_id]);
+    for (const row of rows) {
+      const entry = links.get(row.game_id) ?? { g2a: new Set<string>(), all: new Set<string>() };
+      entry.all.add(row.category_id);
+      if (row.source === 'g2a') entry.g2a.add(row.category_id);
+      links.set(row.game_id, entry);
+    }
     return links;
   }
 }
 
-function sameIds(a: string[], b: string[]): boolean {
-  const sortedA = [...a].sort();
-  return sortedA.length === b.length && sortedA.every((id, i) => id === b[i]);
-}
-
-function slugOf(text: string): string {
-  return text
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '');
+/** G2A's categories are all linked (by G2A or by the shop's curation), and no G2A link is left over. */
+function sameCategories(
+  current: { g2a: Set<string>; all: Set<string> } | undefined,
+  wanted: string[],
+): boolean {
+  const wantedSet = new Set(wanted);
+  if (!current) return wantedSet.size === 0;
+  return (
+    [...wantedSet].every((id) => current.all.has(id)) && [...current.g2a].every((id) => wantedSet.has(id))
+  );
 }

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, type Db } from '../../src/adapters/postgres/db.js';
+import { KyselyCatalogRepository } from '../../src/adapters/postgres/kysely-catalog-repository.js';
+import type { CatalogEntry } from '../../src/ports/catalog.js';
+import { createTestDatabase } from '../support/services.js';
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: Db;
+const RUN = '00000000-0000-4000-8000-000000000001';
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb(database.url, { max: 2 });
+});
+afterAll(async () => {
+  await db?.destroy();
+  await database?.drop();
+});
+
+const entry = (
+  id: string,
+  categories: CatalogEntry['categories'],
+  overrides: Partial<CatalogEntry> = {},
+): CatalogEntry => ({
+  g2aProductId: id,
+  slug: `game-i${id}`,
+  name: `Game ${id}`,
+  description: null,
+  platform: { slug: 'steam', name: 'Steam' },
+  region: 'GLOBAL',
+  thumbnail: null,
+  coverImage: null,
+  releaseDate: null,
+  costCents: 1000,
+  priceCents: 1020,
+  retailPriceCents: null,
+  qty: 3,
+  availableToBuy: true,
+  g2aUpdatedAt: null,
+  categories,
+  ...overrides,
+});
+
+/** Each call in its own transaction, as the sync commits pages. */
+const upsert = (entries: CatalogEntry[]) =>
+  db.transaction().execute((tx) => new KyselyCatalogRepository(tx).upsertEntries(RUN, entries));
+
+describe('catalogue upserts in PostgreSQL', () => {
+  it('reports a new game as changed and the same page again as unchanged', async () => {
+    const first = await upsert([entry('1', [{ g2aId: 10, slug: 'action', name: 'Action' }])]);
+    expect(first.changedGameIds).toHaveLength(1);
+    expect(first.taxonomyChanged).toBe(true);
+    const again = await upsert([entry('1', [{ g2aId: 10, slug: 'action', name: 'Action' }])]);
+    expect(again).toEqual({ changedGameIds: [], repricedGameIds: [], taxonomyChanged: false });
+  });
+
+  it('keeps syncing when G2A renames a category it already sent', async () => {
+    const renamed = await upsert([entry('1', [{ g2aId: 10, slug: 'action-games', name: 'Action Games' }])]);
+    expect(renamed.changedGameIds).toEqual([]);
+    const categories = await db.selectFrom('categories').select(['slug', 'g2a_category_id']).execute();
+    expect(categories).toEqual([{ slug: 'action', g2a_category_id: 10 }]);
+  });
+
+  it('links two G2A categories whose names slug alike to one category', async () => {
+    const changes = await upsert([
+      entry('2', [{ g2aId: 20, slug: 'rpg', name: 'RPG' }]),
+      entry('3', [{ g2aId: 21, slug: 'rpg', name: 'Rpg' }]),
+    ]);
+    expect(changes.changedGameIds).toHaveLength(2);
+    const rpg = await db.selectFrom('categories').select('id').where('slug', '=', 'rpg').execute();
+    expect(rpg).toHaveLength(1);
+    const links = await db
+      .selectFrom('game_categories')
+      .select('category_id')
+      .where('category_id', '=', rpg[0]!.id)
+      .execute();
+    expect(links).toHaveLength(2);
+  });
+
+  it('adopts a curated category of the same slug, and a curated link does not count as a change', async () => {
+    const curated = await db
+      .insertInto('categories')
+      .values({ slug: 'indie', name: 'Indie' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const game = await db
+      .selectFrom('games')
+      .select('id')
+      .where('g2a_product_id', '=', '1')
+      .executeTakeFirstOrThrow();
+    await db
+      .insertInto('game_categories')
+      .values({ game_id: game.id, category_id: curated.id, source: 'shop' })
+      .execute();
+
+    const withIndie = [
+      { g2aId: 10, slug: 'action', name: 'Action' },
+      { g2aId: 30, slug: 'indie', name: 'Indie' },
+    ];
+    await upsert([entry('1', withIndie)]);
+    expect(
+      await db
+        .selectFrom('categories')
+        .select('g2a_category_id')
+        .where('slug', '=', 'indie')
+        .executeTakeFirstOrThrow(),
+    ).toEqual({
+      g2a_category_id: 30,
+    });
+    const again = await upsert([entry('1', withIndie)]);
+    expect(again.changedGameIds).toEqual([]);
+  });
+
+  it('reports a price change as repriced and delists what a run did not see', async () => {
+    const repriced = await upsert([
+      entry('2', [{ g2aId: 20, slug: 'rpg', name: 'RPG' }], { costCents: 2000, priceCents: 2040 }),
+    ]);
+    expect(repriced.repricedGameIds).toHaveLength(1);
+    const delisted = await db
+      .transaction()
+      .execute((tx) => new KyselyCatalogRepository(tx).delistUnseen('00000000-0000-4000-8000-000000000002'));
+    expect(delisted).toHaveLength(3);
+  });
+});
