@@ -9,40 +9,16 @@ import { InMemoryUnitOfWork } from '../../src/adapters/memory/in-memory-unit-of-
 import { runSync, SYNC_LOCK, type RunSyncDeps } from '../../src/application/run-sync.js';
 import { triggerSync } from '../../src/application/trigger-sync.js';
 import type { SyncKind } from '../../src/domain/sync-run.js';
-import type { CartRepository } from '../../src/ports/carts.js';
 import { G2AError, type G2AProduct } from '../../src/ports/g2a.js';
-import type { UnitOfWork } from '../../src/ports/unit-of-work.js';
 
 const STALE_AFTER_MS = 60_000;
 const MARKUP_PERCENT = 2;
 const PRODUCTS = 65;
 
-/**
- * There is no in-memory cart adapter, and catalogue invalidation asks the carts which of their owners show a
- * changed game: here the test says which cache keys hold which games.
- */
-function withCartHolders(uow: InMemoryUnitOfWork, holders: Map<string, string[]>): UnitOfWork {
-  const carts: Pick<CartRepository, 'cacheKeysHoldingGames'> = {
-    cacheKeysHoldingGames: async (gameIds) => gameIds.flatMap((id) => holders.get(id) ?? []),
-  };
-  return {
-    run: (work) =>
-      uow.run((scope) =>
-        work(
-          new Proxy(scope, {
-            get: (target, member, receiver) =>
-              member === 'carts' ? carts : Reflect.get(target, member, receiver),
-          }),
-        ),
-      ),
-  };
-}
-
 function setup(products = PRODUCTS) {
   const clock = new FixedClock('2026-03-01T12:00:00.000Z');
   const logger = new InMemoryLogger();
   const uow = new InMemoryUnitOfWork({ clock });
-  const cartHolders = new Map<string, string[]>();
   const state = new G2ASimulatorState({
     productCount: products,
     seed: 7,
@@ -54,7 +30,7 @@ function setup(products = PRODUCTS) {
   const progress = new InMemoryProgressBoard();
   const syncRuns = uow.repositories.syncRuns;
   const deps: RunSyncDeps = {
-    uow: withCartHolders(uow, cartHolders),
+    uow,
     syncRuns,
     g2a,
     lock,
@@ -71,7 +47,7 @@ function setup(products = PRODUCTS) {
     const outcome = await runSync(deps, { runId, finalAttempt: false });
     return { runId, outcome, run: (await syncRuns.findById(runId))! };
   };
-  return { clock, logger, uow, state, g2a, lock, progress, syncRuns, deps, cartHolders, queue, sync };
+  return { clock, logger, uow, state, g2a, lock, progress, syncRuns, deps, queue, sync };
 }
 
 function slugOf(product: G2AProduct): string {
@@ -160,11 +136,25 @@ describe('runSync', () => {
   });
 
   it('applies a stock change and invalidates the game and the carts that show it', async () => {
-    const { sync, uow, state, cartHolders } = setup();
+    const { sync, uow, state } = setup();
     await sync('catalog');
     const product = everyProduct(state)[10]!;
     const gameId = (await uow.catalogReader.findIdBySlug(slugOf(product)))!;
-    cartHolders.set(gameId, ['user:u1:cart', 'session:s1:wishlist']);
+    const otherGameId = (await uow.catalogReader.findIdBySlug(slugOf(everyProduct(state)[11]!)))!;
+    const user = await uow.repositories.users.insertIfEmailFree({
+      email: 'alice@example.com',
+      passwordHash: 'hash',
+      nickname: null,
+      firstName: null,
+      lastName: null,
+    });
+    await uow.repositories.guestSessions.insert({ id: 's1', expiresAt: new Date('2026-04-01T00:00:00Z') });
+    await uow.repositories.guestSessions.insert({ id: 's2', expiresAt: new Date('2026-04-01T00:00:00Z') });
+    await uow.run(async (scope) => {
+      await scope.carts.add({ kind: 'user', userId: user!.id }, gameId, 1, 10);
+      await scope.wishlists.add({ kind: 'guest', sessionId: 's1' }, gameId);
+      await scope.carts.add({ kind: 'guest', sessionId: 's2' }, otherGameId, 1, 10);
+    });
     const written = uow.messages.length;
 
     state.updateProduct(product.id, { minPrice: 10, qty: 0 });
@@ -177,7 +167,10 @@ describe('runSync', () => {
       qty: 0,
     });
     expect(uow.payloadsOf('cache.invalidate').slice(-1)).toEqual([
-      { keys: [`game:${gameId}`, 'user:u1:cart', 'session:s1:wishlist'], families: ['catalog', 'home'] },
+      {
+        keys: [`game:${gameId}`, `user:${user!.id}:cart`, 'session:s1:wishlist'],
+        families: ['catalog', 'home'],
+      },
     ]);
     expect(uow.messages).toHaveLength(written + 1);
   });

@@ -1,5 +1,5 @@
 import type { GuestSessionRepository } from '../../ports/tokens.js';
-import { constraintViolation, type TableAccess } from './memory-tables.js';
+import { constraintViolation, deleteGuestSessionLines, type TableAccess } from './memory-tables.js';
 
 /** As in PostgreSQL: sliding expiry is written at most once a day per session, not on every request. */
 export const TOUCH_GRANULARITY_MS = 24 * 3600 * 1000;
@@ -26,15 +26,16 @@ export class InMemoryGuestSessionRepository implements GuestSessionRepository {
 
   deleteExpired(now: Date, limit: number): Promise<number> {
     return this.access.write((tables) => {
-      let deleted = 0;
+      const deleted = new Set<string>();
       for (const row of tables.guestSessions.values()) {
-        if (deleted >= limit) break;
+        if (deleted.size >= limit) break;
         if (row.expiresAt <= now) {
           tables.guestSessions.delete(row.id);
-          deleted += 1;
+          deleted.add(row.id);
         }
       }
-      return deleted;
+      deleteGuestSessionLines(tables, deleted);
+      return deleted.size;
     });
   }
 

@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../../ports/clock.js';
 import type { Logger } from '../../ports/logger.js';
 import type { OutboxTopic, OutboxTopics } from '../../ports/outbox.js';
 import type { TransactionScope, UnitOfWork } from '../../ports/unit-of-work.js';
+import { InMemoryCartRepository } from './in-memory-cart-repository.js';
 import { InMemoryCatalogReader } from './in-memory-catalog-reader.js';
 import { InMemoryCatalogRepository } from './in-memory-catalog-repository.js';
 import { InMemoryEmailVerificationRepository } from './in-memory-email-verification-repository.js';
@@ -12,6 +13,7 @@ import { InMemoryOutboxWriter } from './in-memory-outbox-writer.js';
 import { InMemoryRefreshTokenRepository } from './in-memory-refresh-token-repository.js';
 import { InMemorySyncRunRepository } from './in-memory-sync-run-repository.js';
 import { InMemoryUserRepository } from './in-memory-user-repository.js';
+import { InMemoryWishlistRepository } from './in-memory-wishlist-repository.js';
 import { emptyTables, type MemoryTables, type OutboxMessage, type TableAccess } from './memory-tables.js';
 
 /** Same budget as the Kysely unit of work: a cache that hangs must not hold the caller. */
@@ -22,13 +24,18 @@ export interface InMemoryRepositories {
   refreshTokens: InMemoryRefreshTokenRepository;
   emailVerifications: InMemoryEmailVerificationRepository;
   guestSessions: InMemoryGuestSessionRepository;
+  carts: InMemoryCartRepository;
+  wishlists: InMemoryWishlistRepository;
   catalog: InMemoryCatalogRepository;
   syncRuns: InMemorySyncRunRepository;
   jobs: InMemoryJobQueue;
 }
 
 export interface InMemoryUnitOfWorkOptions {
-  /** Stamps what PostgreSQL stamps with `now()`: `createdAt` of new users, games and sync runs, heartbeats. */
+  /**
+   * Stamps what PostgreSQL stamps with `now()`: `createdAt` of new users, games, sync runs, cart lines and
+   * wishlist entries, heartbeats.
+   */
   clock?: Clock;
   /** Receives the invalidations of each commit, best effort. */
   cache?: Cache;
@@ -162,6 +169,8 @@ export class InMemoryUnitOfWork implements UnitOfWork {
       refreshTokens: new InMemoryRefreshTokenRepository(access),
       emailVerifications: new InMemoryEmailVerificationRepository(access),
       guestSessions: new InMemoryGuestSessionRepository(access),
+      carts: new InMemoryCartRepository(access, this.clock),
+      wishlists: new InMemoryWishlistRepository(access, this.clock),
       catalog: new InMemoryCatalogRepository(access, this.clock),
       syncRuns: new InMemorySyncRunRepository(access, this.clock),
       jobs: new InMemoryJobQueue(access),
