@@ -103,9 +103,6 @@ export class KyselyCartRepository implements CartRepository {
   }
 
   async addCapped(owner: CartOwner, gameId: string, quantity: number, max: number): Promise<number> {
-    // Past the maximum even as a new line: refused here, not by the CHECK constraint (which would abort the
-    // caller's transaction).
-    if (quantity > max) return null;
     const { column } = ownerColumn(owner);
     const row = await this.db
       .insertInto('cart_items')
