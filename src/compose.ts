@@ -45,6 +45,7 @@ import { createMetricsRegistry } from './adapters/http/metrics.js';
 import { createRateLimitStore } from './adapters/http/rate-limit-store.js';
 import { outboxQueuePolicies, type OutboxQueuePolicies } from './adapters/jobs/outbox-queues.js';
 import { createOutboxQueues, outboxHandlers, startOutboxWorkers } from './adapters/jobs/outbox-worker.js';
+import { scheduleOutboxSweep } from './adapters/jobs/outbox-sweeper.js';
 import { LogMailer } from './adapters/mailer/log-mailer.js';
 import { SmtpMailer } from './adapters/mailer/smtp-mailer.js';
 import { createDb, createPool, type Db } from './adapters/postgres/db.js';
@@ -169,6 +170,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
         logger,
       });
       nudge = workers.nudge;
+      await scheduleOutboxSweep({ boss, db, policies, logger, schedules: config.syncSchedules });
     }
 
     const repositories = createRepositories(db);

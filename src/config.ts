@@ -39,7 +39,10 @@ export interface Config {
   globalRateLimitPerMinute?: number;
   corsOrigin: string | boolean;
   outboxMaxAttempts: number;
-  /** Cron syncs (and a first catalogue sync when the shop has none); `SYNC_SCHEDULES=off` disables them. */
+  /**
+   * Cron jobs: syncs (and a first catalogue sync when the shop has none), the outbox sweep, guest cleanup.
+   * `SYNC_SCHEDULES=off` disables them (tests).
+   */
   syncSchedules: boolean;
   syncStaleAfterMs: number;
   /** Size of the in-process G2A simulator's catalogue when no G2A credentials are set. */

@@ -1,3 +1,4 @@
+import type PgBoss from 'pg-boss';
 import type { OutboxTopic } from '../../ports/outbox.js';
 
 export interface OutboxQueuePolicy {
@@ -31,4 +32,23 @@ export function outboxQueuePolicies(options: {
       retryBackoff: true,
     },
   };
+}
+
+/** Sends the delivery job of outbox row `outboxId`; with `db`, inside the caller's transaction. */
+export async function sendOutboxJob(
+  boss: PgBoss,
+  policy: OutboxQueuePolicy,
+  job: { outboxId: string; jobId: string; db?: PgBoss.Db },
+): Promise<void> {
+  await boss.send(
+    policy.queue,
+    { outboxId: job.outboxId },
+    {
+      id: job.jobId,
+      ...(job.db ? { db: job.db } : {}),
+      retryLimit: policy.retryLimit,
+      retryDelay: policy.retryDelaySeconds,
+      retryBackoff: policy.retryBackoff,
+    },
+  );
 }

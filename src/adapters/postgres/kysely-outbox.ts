@@ -9,7 +9,7 @@ import type {
   OutboxTopics,
   OutboxWriter,
 } from '../../ports/outbox.js';
-import type { OutboxQueuePolicies } from '../jobs/outbox-queues.js';
+import { sendOutboxJob, type OutboxQueuePolicies } from '../jobs/outbox-queues.js';
 import { kyselyExecutor } from '../jobs/pg-boss-executor.js';
 import type { Database } from './schema.js';
 
@@ -35,17 +35,7 @@ export class KyselyOutboxWriter implements OutboxWriter {
       .values({ topic, payload: JSON.stringify(payload), job_id: jobId })
       .returning('id')
       .executeTakeFirstOrThrow();
-    await this.boss.send(
-      policy.queue,
-      { outboxId: String(row.id) },
-      {
-        id: jobId,
-        db: kyselyExecutor(this.tx),
-        retryLimit: policy.retryLimit,
-        retryDelay: policy.retryDelaySeconds,
-        retryBackoff: policy.retryBackoff,
-      },
-    );
+    await sendOutboxJob(this.boss, policy, { outboxId: String(row.id), jobId, db: kyselyExecutor(this.tx) });
     this.written += 1;
     if (topic === 'cache.invalidate') this.invalidations.push(payload as CacheInvalidation);
   }
