@@ -40,6 +40,7 @@ import { RedisSyncProgressBoard } from './adapters/redis/redis-sync-progress-boa
 import type { SyncProgressBoard } from './ports/catalog.js';
 import type { G2A } from './ports/g2a.js';
 import type { Lock } from './ports/lock.js';
+import type { Logger } from './ports/logger.js';
 import { buildApp, type UseCases } from './adapters/http/app.js';
 import { createMetricsRegistry } from './adapters/http/metrics.js';
 import { createRateLimitStore } from './adapters/http/rate-limit-store.js';
@@ -219,7 +220,11 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
     }
     const passwordHasher = new BcryptPasswordHasher(config.bcryptCost);
     const tokens = { refreshTokenTtlDays: config.refreshTokenTtlDays };
-    const mergeGuest: MergeGuest = (input) => mergeGuestIntoUser({ uow, clock, logger }, input);
+    // Use cases that log take the request's logger, so their lines carry its request id.
+    const mergeGuestLoggingTo =
+      (log: Logger): MergeGuest =>
+      (input) =>
+        mergeGuestIntoUser({ uow, clock, logger: log }, input);
     if (runsWorkers) {
       await startGuestCleanup({
         boss,
@@ -229,14 +234,33 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
       });
     }
     const useCases = {
-      registerUser: (input: Parameters<UseCases['registerUser']>[0]) =>
+      registerUser: (input: Parameters<UseCases['registerUser']>[0], log: Logger = logger) =>
         registerUser(
-          { uow, passwordHasher, clock, logger, publicUrl: config.publicUrl, mergeGuest, ...tokens },
+          {
+            uow,
+            passwordHasher,
+            clock,
+            logger: log,
+            publicUrl: config.publicUrl,
+            mergeGuest: mergeGuestLoggingTo(log),
+            ...tokens,
+          },
           input,
         ),
-      loginUser: (input: Parameters<UseCases['loginUser']>[0]) =>
-        loginUser({ uow, users: repositories.users, passwordHasher, clock, mergeGuest, ...tokens }, input),
-      refreshSession: (token: string) => refreshSession({ uow, clock, logger, ...tokens }, token),
+      loginUser: (input: Parameters<UseCases['loginUser']>[0], log: Logger = logger) =>
+        loginUser(
+          {
+            uow,
+            users: repositories.users,
+            passwordHasher,
+            clock,
+            mergeGuest: mergeGuestLoggingTo(log),
+            ...tokens,
+          },
+          input,
+        ),
+      refreshSession: (token: string, log: Logger = logger) =>
+        refreshSession({ uow, clock, logger: log, ...tokens }, token),
       logoutUser: (token: string) => logoutUser({ uow, clock }, token),
       verifyEmail: (token: string) => verifyEmail({ uow, clock }, token),
       getProfile: (userId: string) => getProfile({ users: repositories.users }, userId),
@@ -247,7 +271,8 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
       getGame: (idOrSlug: string) => getGame({ catalog, cache }, idOrSlug),
       getHome: () => getHome({ catalog, cache }),
       listTaxonomy: (kind: Parameters<UseCases['listTaxonomy']>[0]) => listTaxonomy({ catalog, cache }, kind),
-      triggerSync: (kind: 'catalog' | 'stock') => trigger(kind, 'manual'),
+      triggerSync: (kind: 'catalog' | 'stock', log: Logger = logger) =>
+        triggerSync({ ...syncDeps, logger: log }, { kind, trigger: 'manual' }),
       getSyncStatus: () => getSyncStatus({ syncRuns: repositories.syncRuns }),
       getCart: (owner: CartOwner) => getCart({ carts: repositories.carts, cache }, owner),
       addCartItem: (input: AddCartItemInput) => addCartItem({ uow }, input),

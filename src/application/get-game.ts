@@ -1,6 +1,6 @@
 import { DomainError } from '../domain/errors.js';
 import { cacheKeys } from '../domain/cache-keys.js';
-import type { Cache } from '../ports/cache.js';
+import type { Cache, Json } from '../ports/cache.js';
 import type { CatalogReader } from '../ports/catalog.js';
 import { toGameView, type GameView } from './catalog-views.js';
 
@@ -9,11 +9,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const notFound = (idOrSlug: string) => new DomainError('GAME_NOT_FOUND', `no game ${idOrSlug}`);
 
-/** One game by id or slug, delisted ones included (they answer `delisted: true`). */
+/** One game by id or slug, delisted ones included (they answer `delisted: true`), as JSON text. */
 export async function getGame(
   deps: { catalog: CatalogReader; cache: Cache },
   idOrSlug: string,
-): Promise<GameView> {
+): Promise<Json<GameView>> {
   const id = UUID.test(idOrSlug)
     ? idOrSlug.toLowerCase()
     : await deps.cache.getOrLoad(
@@ -26,7 +26,7 @@ export async function getGame(
           return found;
         },
       );
-  return deps.cache.getOrLoad({ key: cacheKeys.game(id) }, GAME_TTL_SECONDS, async () => {
+  return deps.cache.getOrLoadJson({ key: cacheKeys.game(id) }, GAME_TTL_SECONDS, async () => {
     const game = await deps.catalog.findById(id);
     if (!game) throw notFound(idOrSlug);
     return toGameView(game);

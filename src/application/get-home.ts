@@ -1,4 +1,4 @@
-import type { Cache } from '../ports/cache.js';
+import type { Cache, Json } from '../ports/cache.js';
 import type { CatalogReader } from '../ports/catalog.js';
 import { toGameView, type GameView } from './catalog-views.js';
 
@@ -11,8 +11,8 @@ export interface HomeView {
   deals: GameView[];
 }
 
-export async function getHome(deps: { catalog: CatalogReader; cache: Cache }): Promise<HomeView> {
-  return deps.cache.getOrLoad({ family: 'home', member: '' }, HOME_TTL_SECONDS, async () => {
+export async function getHome(deps: { catalog: CatalogReader; cache: Cache }): Promise<Json<HomeView>> {
+  return deps.cache.getOrLoadJson({ family: 'home', member: '' }, HOME_TTL_SECONDS, async () => {
     const home = await deps.catalog.home(SECTION_SIZE);
     return {
       bestSellers: home.bestSellers.map(toGameView),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CatalogQuery, Page } from '../domain/game.js';
-import type { Cache } from '../ports/cache.js';
+import type { Cache, Json } from '../ports/cache.js';
 import type { CatalogReader } from '../ports/catalog.js';
 import { toGameView, type GameView } from './catalog-views.js';
 
@@ -27,9 +27,9 @@ export function catalogQueryHash(query: CatalogQuery): string {
 export async function listGames(
   deps: { catalog: CatalogReader; cache: Cache },
   query: CatalogQuery,
-): Promise<Page<GameView>> {
+): Promise<Json<Page<GameView>>> {
   const normalized = { ...query, q: query.q?.trim() || undefined };
-  return deps.cache.getOrLoad(
+  return deps.cache.getOrLoadJson(
     { family: 'catalog', member: catalogQueryHash(normalized) },
     CATALOG_TTL_SECONDS,
     async () => {

@@ -12,6 +12,9 @@ export interface CacheInvalidation {
 
 export type CacheHealth = 'ok' | 'down' | 'disabled';
 
+/** The JSON text of a `T`: what a cache stores, and what an HTTP answer can carry without re-encoding. */
+export type Json<T> = string & { readonly __jsonOf?: T };
+
 /**
  * A cache that may vanish at any time. Reads never fail because of it; invalidations report failure so the
  * outbox can retry them.
@@ -22,6 +25,11 @@ export interface Cache {
    * key or family happened after the miss (no stale set). Cache failures fall back to `load`.
    */
   getOrLoad<T>(ref: CacheRef, ttlSeconds: number, load: () => Promise<T>): Promise<T>;
+  /**
+   * `getOrLoad` answering the value's JSON text: a hit is passed on as stored, never parsed and encoded again
+   * (the hot path of catalogue reads).
+   */
+  getOrLoadJson<T>(ref: CacheRef, ttlSeconds: number, load: () => Promise<T>): Promise<Json<T>>;
   /** Deletes keys and bumps families; rejects when the cache is unreachable. Idempotent. */
   invalidate(target: CacheInvalidation): Promise<void>;
   health(): Promise<CacheHealth>;

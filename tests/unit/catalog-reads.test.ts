@@ -3,13 +3,23 @@ import { describe, expect, it } from 'vitest';
 import { FixedClock } from '../../src/adapters/memory/fixed-clock.js';
 import { InMemoryCache } from '../../src/adapters/memory/in-memory-cache.js';
 import { InMemoryUnitOfWork } from '../../src/adapters/memory/in-memory-unit-of-work.js';
-import { getGame } from '../../src/application/get-game.js';
-import { getHome } from '../../src/application/get-home.js';
-import { listGames } from '../../src/application/list-games.js';
+import type { GameView } from '../../src/application/catalog-views.js';
+import { getGame as getGameJson } from '../../src/application/get-game.js';
+import type { Page } from '../../src/domain/game.js';
+import { getHome as getHomeJson, type HomeView } from '../../src/application/get-home.js';
+import { listGames as listGamesJson } from '../../src/application/list-games.js';
 import { listTaxonomy } from '../../src/application/list-taxonomy.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { slugify, type CatalogQuery } from '../../src/domain/game.js';
 import type { CatalogEntry } from '../../src/ports/catalog.js';
+
+// The read use cases answer JSON text (served as is); these read it back.
+const getGame = async (...args: Parameters<typeof getGameJson>) =>
+  JSON.parse(await getGameJson(...args)) as GameView;
+const listGames = async (...args: Parameters<typeof listGamesJson>) =>
+  JSON.parse(await listGamesJson(...args)) as Page<GameView>;
+const getHome = async (...args: Parameters<typeof getHomeJson>) =>
+  JSON.parse(await getHomeJson(...args)) as HomeView;
 
 const steam = { slug: 'steam', name: 'Steam' };
 const action = { g2aId: 1, slug: 'action', name: 'Action' };

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -10,8 +9,8 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../../ports/clock.js';
 import type { OutboxMonitor } from '../../ports/outbox.js';
 import type { GuestSessionRepository } from '../../ports/tokens.js';
-import { REQUEST_SCOPED, requestContext } from '../../logger.js';
 import { registerErrorHandlers } from './errors.js';
+import { securityHeaders } from './security-headers.js';
 import { identityPlugin } from './identity.js';
 import { registerMetrics } from './metrics.js';
 import { accountRoutes, type AccountUseCases } from './routes/account-routes.js';
@@ -68,11 +67,6 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
-    childLoggerFactory: (logger, bindings, options) => {
-      const child = logger.child(bindings, options);
-      (child as unknown as Record<symbol, boolean>)[REQUEST_SCOPED] = true;
-      return child;
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON only: a text/plain body is 415, not a string that fails validation.
@@ -80,12 +74,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   registerValidators(app);
   registerErrorHandlers(app);
   app.addSchema(ErrorResponse);
-  app.addHook('onRequest', (request, _reply, done) => requestContext.run({ reqId: request.id }, done));
-  app.addHook('onSend', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
-  });
-
-  await app.register(helmet, {
+  const headers = securityHeaders({
     // Swagger UI needs inline scripts and styles; everything else keeps helmet's defaults.
     contentSecurityPolicy: {
       directives: {
@@ -96,6 +85,11 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       },
     },
   });
+  app.addHook('onSend', (request, reply, payload, done) => {
+    void reply.headers(headers).header('x-request-id', request.id);
+    done(null, payload);
+  });
+
   await app.register(cors, { origin: deps.config.corsOrigin });
   await app.register(rateLimit, {
     global: deps.config.globalRateLimitPerMinute !== undefined,

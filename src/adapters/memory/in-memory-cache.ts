@@ -1,4 +1,11 @@
-import type { Cache, CacheFamily, CacheHealth, CacheInvalidation, CacheRef } from '../../ports/cache.js';
+import type {
+  Cache,
+  CacheFamily,
+  CacheHealth,
+  CacheInvalidation,
+  CacheRef,
+  Json,
+} from '../../ports/cache.js';
 
 interface Entry {
   version: number;
@@ -56,6 +63,10 @@ export class InMemoryCache implements Cache {
     current.json = JSON.stringify(value);
     current.expiresAt = this.now() + ttlSeconds * 1000;
     return value;
+  }
+
+  async getOrLoadJson<T>(ref: CacheRef, ttlSeconds: number, load: () => Promise<T>): Promise<Json<T>> {
+    return JSON.stringify(await this.getOrLoad(ref, ttlSeconds, load)) as Json<T>;
   }
 
   async invalidate(target: CacheInvalidation): Promise<void> {

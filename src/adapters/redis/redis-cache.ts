@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import CircuitBreaker from 'opossum';
 import type { Redis } from 'ioredis';
-import type { Cache, CacheFamily, CacheHealth, CacheInvalidation, CacheRef } from '../../ports/cache.js';
+import type {
+  Cache,
+  CacheFamily,
+  CacheHealth,
+  CacheInvalidation,
+  CacheRef,
+  Json,
+} from '../../ports/cache.js';
 import type { Logger } from '../../ports/logger.js';
 import { LuaScript } from './lua-script.js';
 import { createThrottledWarning, type ThrottledWarning } from './throttled-warning.js';
@@ -23,8 +30,6 @@ export interface RedisCacheOptions {
 }
 
 const PENDING_FILL_SECONDS = 300;
-// Just above the client's command timeout: the breaker bounds a call even if the client does not.
-const BREAKER_TIMEOUT_MS = 300;
 // How long reads skip Redis after it failed, before one call tries it again.
 const BREAKER_RESET_MS = 2_000;
 const TTL_JITTER = 0.1;
@@ -130,6 +135,8 @@ export class RedisCache implements Cache {
   private missCount = 0;
   private fillRejectionCount = 0;
   private failureCount = 0;
+  private readonly versionPrefix = randomBytes(9).toString('base64url');
+  private versionCounter = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -139,7 +146,8 @@ export class RedisCache implements Cache {
     this.pendingFillMs = (options.pendingFillSeconds ?? PENDING_FILL_SECONDS) * 1000;
     this.random = options.random ?? Math.random;
     this.breaker = new CircuitBreaker((operation: () => Promise<unknown>) => operation(), {
-      timeout: options.breaker?.timeoutMs ?? BREAKER_TIMEOUT_MS,
+      // The client's command timeout bounds every call already; a second timer per call would only cost.
+      timeout: options.breaker?.timeoutMs ?? false,
       resetTimeout: options.breaker?.resetTimeoutMs ?? BREAKER_RESET_MS,
       errorThresholdPercentage: options.breaker?.errorThresholdPercentage ?? 50,
       volumeThreshold: options.breaker?.volumeThreshold ?? 3,
@@ -165,24 +173,38 @@ export class RedisCache implements Cache {
   }
 
   async getOrLoad<T>(ref: CacheRef, ttlSeconds: number, load: () => Promise<T>): Promise<T> {
+    const read = await this.read(ref, ttlSeconds, load);
+    return 'json' in read ? (JSON.parse(read.json) as T) : read.value;
+  }
+
+  async getOrLoadJson<T>(ref: CacheRef, ttlSeconds: number, load: () => Promise<T>): Promise<Json<T>> {
+    const read = await this.read(ref, ttlSeconds, load);
+    return ('json' in read ? read.json : JSON.stringify(read.value)) as Json<T>;
+  }
+
+  /** A hit answers the stored JSON text; a miss the loaded value (and its text, when it was filled). */
+  private async read<T>(
+    ref: CacheRef,
+    ttlSeconds: number,
+    load: () => Promise<T>,
+  ): Promise<{ json: string } | { value: T }> {
     let miss: Miss;
     try {
       const lookup = await this.guard(() => this.lookup(ref));
       if (lookup.hit) {
-        const value = JSON.parse(lookup.json) as T;
         this.hitCount += 1;
-        return value;
+        return { json: lookup.json };
       }
       miss = lookup;
     } catch (error) {
       this.failureCount += 1;
       this.warn({ err: error }, 'cache read failed; loading without the cache');
-      return load();
+      return { value: await load() };
     }
     this.missCount += 1;
     const value = await load();
-    await this.fill(miss, value, ttlSeconds);
-    return value;
+    const json = await this.fill(miss, value, ttlSeconds);
+    return json === undefined ? { value } : { json };
   }
 
   async invalidate(target: CacheInvalidation): Promise<void> {
@@ -214,13 +236,19 @@ export class RedisCache implements Cache {
     this.breaker.shutdown();
   }
 
+  /** Unique across processes (a random prefix per cache) without a random draw per read. */
+  private nextVersion(): string {
+    this.versionCounter += 1;
+    return `${this.versionPrefix}${this.versionCounter.toString(36)}`;
+  }
+
   private guard<R>(operation: () => Promise<R>): Promise<R> {
     return this.breaker.fire(operation) as Promise<R>;
   }
 
   private async lookup(ref: CacheRef): Promise<Lookup> {
     if ('key' in ref) {
-      const version = randomBytes(12).toString('base64url');
+      const version = this.nextVersion();
       const [state, payload] = (await READ_ENTRY.run(
         this.redis,
         [ref.key],
@@ -242,10 +270,12 @@ export class RedisCache implements Cache {
     return { hit: false, kind: 'member', counterKey, memberKey: before + generation + after, generation };
   }
 
-  private async fill(miss: Miss, value: unknown, ttlSeconds: number): Promise<void> {
-    if (value === undefined || ttlSeconds <= 0) return;
+  /** Stores the value unless an invalidation came since the miss; answers its JSON text when it has one. */
+  private async fill(miss: Miss, value: unknown, ttlSeconds: number): Promise<string | undefined> {
+    if (value === undefined) return undefined;
+    const json = JSON.stringify(value);
+    if (ttlSeconds <= 0) return json;
     try {
-      const json = JSON.stringify(value);
       const ttlMs = Math.round(ttlSeconds * 1000 * (1 + TTL_JITTER * this.random()));
       const stored =
         miss.kind === 'entry'
@@ -258,5 +288,6 @@ export class RedisCache implements Cache {
       this.failureCount += 1;
       this.warn({ err: error }, 'cache fill failed');
     }
+    return json;
   }
 }

@@ -32,6 +32,8 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     connectTimeout: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     commandTimeout: options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS,
     retryStrategy: reconnectDelayMs,
+    // Commands issued in one event-loop turn leave in one write: under load, one syscall instead of dozens.
+    enableAutoPipelining: true,
   });
 
   const warnUnreachable = createThrottledWarning(logger);

@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { TriggerOutcome } from '../../../application/trigger-sync.js';
 import type { SyncKind, SyncRun } from '../../../domain/sync-run.js';
+import type { Logger } from '../../../ports/logger.js';
 import { errors } from '../schemas.js';
 
 export interface SyncUseCases {
-  triggerSync(kind: SyncKind): Promise<TriggerOutcome>;
+  triggerSync(kind: SyncKind, log?: Logger): Promise<TriggerOutcome>;
   getSyncStatus(): Promise<{ runs: SyncRun[] }>;
 }
 
@@ -53,8 +54,8 @@ export const adminSyncRoutes: FastifyPluginAsyncTypebox<{ useCases: SyncUseCases
           },
         },
       },
-      async (_request, reply) => {
-        const result = await useCases.triggerSync(kind);
+      async (request, reply) => {
+        const result = await useCases.triggerSync(kind, request.log);
         return reply.status(202).send({ runId: result.runId, resumed: result.outcome === 'resumed' });
       },
     );

@@ -2,21 +2,28 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { SignedIn } from '../../../application/register-user.js';
+import type { Logger } from '../../../ports/logger.js';
 import { MergeReportSchema } from '../cart-schemas.js';
 import { errors, UserSchema } from '../schemas.js';
 import { toUserDto } from '../dto.js';
 
 export interface AuthUseCases {
-  registerUser(input: {
-    email: string;
-    password: string;
-    nickname?: string;
-    firstName?: string;
-    lastName?: string;
-    guestSessionId?: string;
-  }): Promise<SignedIn>;
-  loginUser(input: { email: string; password: string; guestSessionId?: string }): Promise<SignedIn>;
-  refreshSession(refreshToken: string): Promise<SignedIn>;
+  registerUser(
+    input: {
+      email: string;
+      password: string;
+      nickname?: string;
+      firstName?: string;
+      lastName?: string;
+      guestSessionId?: string;
+    },
+    log?: Logger,
+  ): Promise<SignedIn>;
+  loginUser(
+    input: { email: string; password: string; guestSessionId?: string },
+    log?: Logger,
+  ): Promise<SignedIn>;
+  refreshSession(refreshToken: string, log?: Logger): Promise<SignedIn>;
   logoutUser(refreshToken: string): Promise<void>;
   verifyEmail(token: string): Promise<void>;
 }
@@ -87,10 +94,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
       },
     },
     async (request, reply) => {
-      const result = await useCases.registerUser({
-        ...request.body,
-        guestSessionId: guestSessionToMerge(request),
-      });
+      const result = await useCases.registerUser(
+        { ...request.body, guestSessionId: guestSessionToMerge(request) },
+        request.log,
+      );
       return reply.status(201).send(await signedIn(result));
     },
   );
@@ -118,7 +125,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
       },
     },
     async (request) =>
-      signedIn(await useCases.loginUser({ ...request.body, guestSessionId: guestSessionToMerge(request) })),
+      signedIn(
+        await useCases.loginUser(
+          { ...request.body, guestSessionId: guestSessionToMerge(request) },
+          request.log,
+        ),
+      ),
   );
 
   app.post(
@@ -131,7 +143,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         response: { 200: AuthResponse, ...errors(400, 401) },
       },
     },
-    async (request) => signedIn(await useCases.refreshSession(request.body.refreshToken)),
+    async (request) => signedIn(await useCases.refreshSession(request.body.refreshToken, request.log)),
   );
 
   app.post(

@@ -3,13 +3,15 @@ import { Type } from 'typebox';
 import type { GameView } from '../../../application/catalog-views.js';
 import type { HomeView } from '../../../application/get-home.js';
 import type { CatalogQuery, Page, TaxonomyRef } from '../../../domain/game.js';
+import type { Json } from '../../../ports/cache.js';
 import type { TaxonomyKind } from '../../../ports/catalog.js';
+import { sendJson } from '../send-json.js';
 import { errors } from '../schemas.js';
 
 export interface CatalogUseCases {
-  listGames(query: CatalogQuery): Promise<Page<GameView>>;
-  getGame(idOrSlug: string): Promise<GameView>;
-  getHome(): Promise<HomeView>;
+  listGames(query: CatalogQuery): Promise<Json<Page<GameView>>>;
+  getGame(idOrSlug: string): Promise<Json<GameView>>;
+  getHome(): Promise<Json<HomeView>>;
   listTaxonomy(kind: TaxonomyKind): Promise<TaxonomyRef[]>;
 }
 
@@ -87,7 +89,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ useCases: CatalogUseCase
         },
       },
     },
-    async (request) => useCases.listGames(request.query),
+    async (request, reply) => sendJson(reply, await useCases.listGames(request.query)),
   );
 
   app.get(
@@ -100,7 +102,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ useCases: CatalogUseCase
         response: { 200: GameRef, ...errors(404) },
       },
     },
-    async (request) => useCases.getGame(request.params.idOrSlug),
+    async (request, reply) => sendJson(reply, await useCases.getGame(request.params.idOrSlug)),
   );
 
   app.get(
@@ -118,7 +120,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ useCases: CatalogUseCase
         },
       },
     },
-    async () => useCases.getHome(),
+    async (_request, reply) => sendJson(reply, await useCases.getHome()),
   );
 
   for (const kind of ['categories', 'genres', 'platforms'] as const) {
