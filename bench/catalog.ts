@@ -3,7 +3,7 @@ import { adminAuthorization } from './support/admin-authorization.js';
 import { createBenchDatabase } from './support/bench-database.js';
 import { startBenchSimulator } from './support/bench-simulator.js';
 import { describeMachine } from './support/describe-machine.js';
-import { freePort } from './support/free-port.js';
+import { freePort } from '../tests/support/free-port.js';
 import { parseFlags } from './support/parse-flags.js';
 import { printReport, type Goal } from './support/print-report.js';
 import { createRedisNamespace } from './support/redis-namespace.js';

@@ -11,7 +11,7 @@ import { describeMachine } from './support/describe-machine.js';
 import { parseFlags } from './support/parse-flags.js';
 import { printReport, type Goal } from './support/print-report.js';
 import { createRedisNamespace } from './support/redis-namespace.js';
-import { startRedisServer } from './support/redis-server-process.js';
+import { RedisProcess } from '../tests/support/redis-process.js';
 import { runBench } from './support/run-bench.js';
 import { serviceUrls } from './support/service-urls.js';
 import { summarize, type Summary } from './support/summarize.js';
@@ -134,7 +134,8 @@ await runBench('bench:invalidation', async ({ defer, log }) => {
     log(
       `frozen Redis: ${flags.outageKeys} invalidations committed while a throwaway redis-server is stopped`,
     );
-    const throwaway = await startRedisServer();
+    const throwaway = await RedisProcess.onFreePort();
+    await throwaway.start();
     defer('stop the throwaway redis-server', () => throwaway.stop());
     const outageShop = await startShop(throwaway.url);
     const outageReader = redisClient(throwaway.url);

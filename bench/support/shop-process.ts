@@ -1,5 +1,5 @@
 import { benchShopEnv } from './bench-shop-env.js';
-import { freePort } from './free-port.js';
+import { freePort } from '../../tests/support/free-port.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 
 export interface ShopProcessOptions {

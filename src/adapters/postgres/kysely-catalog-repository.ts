@@ -1,26 +1,29 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { slugify } from '../../domain/game.js';
 import type { CatalogChanges, CatalogEntry, CatalogRepository, StockEntry } from '../../ports/catalog.js';
-import type { Database } from './schema.js';
+import type { Database, GamesTable } from './schema.js';
 
-type Existing = {
-  id: string;
-  g2a_product_id: string;
-  slug: string;
-  name: string;
-  description: string | null;
-  platform_id: string | null;
-  region: string | null;
-  thumbnail: string | null;
-  cover_image: string | null;
-  release_date: string | null;
-  cost_cents: number;
-  price_cents: number;
-  retail_price_cents: number | null;
-  qty: number;
-  available_to_buy: boolean;
-  delisted: boolean;
-};
+/** The stored fields a sync compares with G2A's to tell whether a game changed. */
+const COMPARED_COLUMNS = [
+  'id',
+  'g2a_product_id',
+  'slug',
+  'name',
+  'description',
+  'platform_id',
+  'region',
+  'thumbnail',
+  'cover_image',
+  'release_date',
+  'cost_cents',
+  'price_cents',
+  'retail_price_cents',
+  'qty',
+  'available_to_buy',
+  'delisted',
+] as const;
+
+type Existing = Pick<Selectable<GamesTable>, (typeof COMPARED_COLUMNS)[number]>;
 
 const noChanges = (): CatalogChanges => ({ changedGameIds: [], repricedGameIds: [], taxonomyChanged: false });
 
@@ -37,24 +40,7 @@ export class KyselyCatalogRepository implements CatalogRepository {
       (
         await this.db
           .selectFrom('games')
-          .select([
-            'id',
-            'g2a_product_id',
-            'slug',
-            'name',
-            'description',
-            'platform_id',
-            'region',
-            'thumbnail',
-            'cover_image',
-            'release_date',
-            'cost_cents',
-            'price_cents',
-            'retail_price_cents',
-            'qty',
-            'available_to_buy',
-            'delisted',
-          ])
+          .select(COMPARED_COLUMNS)
           .where(
             'g2a_product_id',
             'in',

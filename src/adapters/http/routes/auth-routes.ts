@@ -1,24 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { SignedIn } from '../../../application/register-user.js';
+import type { RegisterUserInput, SignedIn } from '../../../application/register-user.js';
 import type { Logger } from '../../../ports/logger.js';
 import { MergeReportSchema } from '../cart-schemas.js';
 import { errors, UserSchema } from '../schemas.js';
 import { toUserDto } from '../dto.js';
 
 export interface AuthUseCases {
-  registerUser(
-    input: {
-      email: string;
-      password: string;
-      nickname?: string;
-      firstName?: string;
-      lastName?: string;
-      guestSessionId?: string;
-    },
-    log?: Logger,
-  ): Promise<SignedIn>;
+  registerUser(input: RegisterUserInput, log?: Logger): Promise<SignedIn>;
   loginUser(
     input: { email: string; password: string; guestSessionId?: string },
     log?: Logger,
