@@ -9,6 +9,7 @@ import {
 import { DomainError } from '../domain/errors.js';
 import { isInStock } from '../domain/game.js';
 import type { UnitOfWork } from '../ports/unit-of-work.js';
+import { lockCartOwner } from './lock-cart-owner.js';
 
 export interface AddCartItemInput {
   owner: CartOwner;
@@ -33,6 +34,7 @@ export async function addCartItem(
 ): Promise<AddCartItemOutput> {
   assertCartQuantity(input.quantity);
   return deps.uow.run(async (scope) => {
+    await lockCartOwner(scope, input.owner);
     const game = await scope.carts.findGameAvailability(input.gameId);
     if (!game) throw new DomainError('GAME_NOT_FOUND', 'no such game');
     if (!isInStock(game)) throw new DomainError('OUT_OF_STOCK', 'this game cannot be bought right now');

@@ -1,6 +1,7 @@
 import { wishlistCacheKey, type CartOwner } from '../domain/cart.js';
 import { DomainError } from '../domain/errors.js';
 import type { UnitOfWork } from '../ports/unit-of-work.js';
+import { lockCartOwner } from './lock-cart-owner.js';
 
 export interface AddWishlistItemInput {
   owner: CartOwner;
@@ -18,6 +19,7 @@ export async function addWishlistItem(
   input: AddWishlistItemInput,
 ): Promise<AddWishlistItemOutput> {
   return deps.uow.run(async (scope) => {
+    await lockCartOwner(scope, input.owner);
     if (!(await scope.carts.findGameAvailability(input.gameId)))
       throw new DomainError('GAME_NOT_FOUND', 'no such game');
     const added = await scope.wishlists.add(input.owner, input.gameId);

@@ -1,4 +1,4 @@
-import { G2A_PAGE_SIZE, pagesFor, type SyncRun } from '../domain/sync-run.js';
+import { listingTruncated, pagesFor, type SyncRun } from '../domain/sync-run.js';
 import type {
   CatalogChanges,
   CatalogEntry,
@@ -73,18 +73,25 @@ async function execute(
 ): Promise<RunSyncOutcome> {
   const started = performance.now();
   const totals: Totals = { ...run.progress, pagesDone: run.lastPage };
+  let beat: Promise<unknown> = Promise.resolve();
   const heartbeat = setInterval(
-    () => void deps.syncRuns.heartbeat(run.runId, deps.clock.now()).catch(() => undefined),
+    () => {
+      beat = deps.syncRuns.heartbeat(run.runId, deps.clock.now()).catch(() => undefined);
+    },
     Math.max(250, deps.staleAfterMs / 4),
   );
   heartbeat.unref();
-  // Stopped before the run's last word, so a late heartbeat cannot revive a released run.
-  const stopHeartbeat = () => clearInterval(heartbeat);
+  // Stopped, and its last write awaited, before the run's last word: a late heartbeat must not revive a
+  // released run.
+  const stopHeartbeat = async () => {
+    clearInterval(heartbeat);
+    await beat;
+  };
   log.info({ outcome: 'started', fromPage: run.lastPage + 1 }, `sync run started`);
   try {
     await pageThrough(deps, run, totals, signal, log);
-    if (run.kind === 'catalog') await delistUnseen(deps, run, totals.upserted, log);
-    stopHeartbeat();
+    if (run.kind === 'catalog') await delistUnseen(deps, run, totals, signal, log);
+    await stopHeartbeat();
     await deps.uow.run((scope) => scope.syncRuns.finish(run.runId, deps.clock.now()));
     await publish(deps, run, 'finished', totals);
     log.info(
@@ -93,7 +100,7 @@ async function execute(
     );
     return 'finished';
   } catch (error) {
-    stopHeartbeat();
+    await stopHeartbeat();
     const message = error instanceof Error ? error.message : String(error);
     const durationMs = Math.round(performance.now() - started);
     const permanent = error instanceof G2AError && !error.transient;
@@ -110,7 +117,7 @@ async function execute(
     );
     throw error;
   } finally {
-    stopHeartbeat();
+    clearInterval(heartbeat);
   }
 }
 
@@ -119,6 +126,8 @@ interface Totals {
   pagesTotal: number;
   upserted: number;
   changed: number;
+  /** G2A listed more products than its 500 pages show: the run did not see everything. */
+  truncated?: boolean;
 }
 
 /**
@@ -142,7 +151,10 @@ async function pageThrough(
   for (;;) {
     const result = await next;
     totals.pagesTotal = Math.max(pagesFor(result.total), page === 1 && result.docs.length === 0 ? 0 : page);
-    const last = result.docs.length < G2A_PAGE_SIZE || page >= totals.pagesTotal;
+    totals.truncated ||= listingTruncated(result.total);
+    // Only an empty page or the last one G2A announced ends the run: a short page in between (the listing
+    // moved while it was read) must not cut the run short, or the delisting would take the rest.
+    const last = result.docs.length === 0 || page >= totals.pagesTotal;
     if (!last) next = fetchPage(page + 1);
 
     const pageStarted = performance.now();
@@ -198,14 +210,41 @@ async function commitPage(
   });
 }
 
-async function delistUnseen(deps: RunSyncDeps, run: SyncRun, seen: number, log: Logger): Promise<void> {
+/** How many unseen games one run checks with G2A one by one; the rest wait for the next run. */
+export const DELIST_CHECKS_PER_RUN = 500;
+
+/**
+ * Delists the listed games the run did not see — after asking G2A for each by id, because a product can slip
+ * between two pages when the listing changes while it is read (or across a resumed run).
+ */
+async function delistUnseen(
+  deps: RunSyncDeps,
+  run: SyncRun,
+  totals: Totals,
+  signal: AbortSignal,
+  log: Logger,
+) {
   // An empty answer from G2A is more likely an outage than an empty marketplace: delist nothing then.
-  if (seen === 0) {
-    log.warn({ outcome: 'delist_skipped' }, 'the run saw no product; nothing is delisted');
+  if (totals.upserted === 0 || totals.truncated) {
+    log.warn(
+      { outcome: 'delist_skipped', truncated: Boolean(totals.truncated) },
+      totals.truncated
+        ? 'G2A listed more than its pages show; nothing is delisted'
+        : 'the run saw no product; nothing is delisted',
+    );
     return;
   }
+  const unseen = await deps.uow.run((scope) => scope.catalog.unseenListed(run.runId, DELIST_CHECKS_PER_RUN));
+  const present: string[] = [];
+  const gone: string[] = [];
+  for (const game of unseen) {
+    if (signal.aborted) throw new Error(`lost ${SYNC_LOCK}`);
+    const found = await deps.g2a.listProducts({ page: 1, id: game.g2aProductId, includeOutOfStock: true });
+    (found.docs.some((product) => product.id === game.g2aProductId) ? present : gone).push(game.id);
+  }
   const delisted = await deps.uow.run(async (scope) => {
-    const ids = await scope.catalog.delistUnseen(run.runId);
+    await scope.catalog.markSeen(run.runId, present);
+    const ids = await scope.catalog.delist(gone);
     await invalidateCatalogChanges(scope, {
       changedGameIds: ids,
       repricedGameIds: [],
@@ -213,7 +252,12 @@ async function delistUnseen(deps: RunSyncDeps, run: SyncRun, seen: number, log: 
     });
     return ids;
   });
-  if (delisted.length > 0) log.info({ outcome: 'delisted', delisted: delisted.length }, 'games delisted');
+  if (unseen.length > 0) {
+    log.info(
+      { outcome: 'delisted', checked: unseen.length, delisted: delisted.length, stillListed: present.length },
+      'unseen games checked',
+    );
+  }
 }
 
 async function publish(

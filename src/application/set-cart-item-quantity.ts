@@ -2,6 +2,7 @@ import { assertCartQuantity, cartCacheKey, cartOf, type Cart, type CartOwner } f
 import { DomainError } from '../domain/errors.js';
 import { isInStock } from '../domain/game.js';
 import type { UnitOfWork } from '../ports/unit-of-work.js';
+import { lockCartOwner } from './lock-cart-owner.js';
 
 export interface SetCartItemQuantityInput {
   owner: CartOwner;
@@ -21,6 +22,7 @@ export async function setCartItemQuantity(
 ): Promise<SetCartItemQuantityOutput> {
   assertCartQuantity(input.quantity);
   return deps.uow.run(async (scope) => {
+    await lockCartOwner(scope, input.owner);
     const game = await scope.carts.findGameAvailability(input.gameId);
     if (!game) throw new DomainError('GAME_NOT_FOUND', 'no such game');
     const previous = await scope.carts.setQuantity(input.owner, input.gameId, input.quantity);

@@ -20,7 +20,13 @@ export async function triggerSync(
 ): Promise<TriggerOutcome> {
   const now = deps.clock.now();
   const result = await deps.uow.run(async (scope): Promise<TriggerOutcome | { busy: string }> => {
-    const queued = await scope.syncRuns.queue(input.kind, input.trigger);
+    let queued = await scope.syncRuns.queue(input.kind, input.trigger);
+    let active = queued ? null : await scope.syncRuns.findActive();
+    if (!queued && !active) {
+      // The run that blocked the queue ended in between: the slot is free now.
+      queued = await scope.syncRuns.queue(input.kind, input.trigger);
+      active = queued ? null : await scope.syncRuns.findActive();
+    }
     if (queued) {
       await scope.syncRuns.attachJob(
         queued.runId,
@@ -28,8 +34,7 @@ export async function triggerSync(
       );
       return { outcome: 'queued', runId: queued.runId };
     }
-    const active = await scope.syncRuns.findActive();
-    if (!active) throw new Error('a sync run blocked the queue but is gone; retry');
+    if (!active) throw new Error('the sync queue is blocked by a run that cannot be found');
     if (isStale(await scope.syncRuns.heartbeatOf(active.runId), now, deps.staleAfterMs)) {
       // The dead worker's job would hold the queue's single active slot until it expires.
       if (active.jobId) await scope.jobs.cancelSyncRun(active.jobId);
@@ -37,6 +42,8 @@ export async function triggerSync(
         active.runId,
         await scope.jobs.enqueueSyncRun({ runId: active.runId, kind: active.kind }),
       );
+      // A stale run of the other kind is resumed too, but this trigger did not start what it asked for.
+      if (active.kind !== input.kind && input.trigger === 'manual') return { busy: active.runId };
       return { outcome: 'resumed', runId: active.runId };
     }
     if (input.trigger === 'schedule') {

@@ -30,25 +30,30 @@ export function isInStock(game: Pick<Game, 'qty' | 'availableToBuy' | 'delisted'
   return game.qty > 0 && game.availableToBuy && !game.delisted;
 }
 
+export const SLUG_MAX_LENGTH = 120;
+
 /** Lower-case ASCII words joined by dashes: the form of every slug in the shop. */
-export function slugify(text: string): string {
+export function slugify(text: string, maxLength = SLUG_MAX_LENGTH): string {
   return text
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
-    .slice(0, 120);
+    .slice(0, maxLength)
+    .replace(/-+$/, '');
 }
 
 /**
- * The shop slug of a G2A product: G2A's own slug (`/star-wars-…-i10000068865001`, unique because it ends with
- * the product id) without the leading slash, or the name plus the id when G2A gives none.
+ * The shop slug of a G2A product: G2A's own slug (`/star-wars-…-i10000068865001`) or else the name, always
+ * ending in `-i{product id}` — unique however long the text, since a long one is cut before the id, not after.
  */
 export function gameSlug(product: { id: string; name: string; slug?: string }): string {
-  const fromG2A = slugify(product.slug?.split('/').filter(Boolean).pop() ?? '');
-  if (fromG2A) return fromG2A;
-  return `${slugify(product.name) || 'game'}-i${product.id}`;
+  const tail = `-i${slugify(product.id, 40)}`;
+  const text = product.slug?.split('/').filter(Boolean).pop() || product.name;
+  const base = slugify(text, Number.MAX_SAFE_INTEGER);
+  const withoutTail = base.endsWith(tail) ? base.slice(0, -tail.length) : base;
+  return `${slugify(withoutTail, SLUG_MAX_LENGTH - tail.length) || 'game'}${tail}`;
 }
 
 export type CatalogSort = 'price_asc' | 'price_desc' | 'name' | 'newest' | 'popular';

@@ -27,8 +27,16 @@ export interface SyncRun {
 /** G2A lists 20 products per page. */
 export const G2A_PAGE_SIZE = 20;
 
+/** G2A serves pages 1 to 500 of one listing: at most 10,000 products without filters. */
+export const G2A_MAX_PAGES = 500;
+
 export function pagesFor(total: number): number {
-  return Math.ceil(Math.max(0, total) / G2A_PAGE_SIZE);
+  return Math.min(Math.ceil(Math.max(0, total) / G2A_PAGE_SIZE), G2A_MAX_PAGES);
+}
+
+/** True when the listing holds more products than its pages can show. */
+export function listingTruncated(total: number): boolean {
+  return total > G2A_MAX_PAGES * G2A_PAGE_SIZE;
 }
 
 /** A run is stale when its worker has not reported for `staleAfterMs`: it died, and the run may be resumed. */

@@ -36,7 +36,13 @@ export interface CartRepository {
   /** Removes every line of the owner; answers how many went. */
   clear(owner: CartOwner): Promise<number>;
   /** The game's stock and listing state, or `null` when no such game exists. */
+  /**
+   * The game's stock, share-locking its row for the transaction: a catalogue change of the game then waits for
+   * this cart change (and sees its line when it lists the carts to invalidate), or the other way round.
+   */
   findGameAvailability(gameId: string): Promise<GameAvailability | null>;
+  /** Share-locks the owner's row (user or live guest session); false when there is none. */
+  lockOwner(owner: CartOwner): Promise<boolean>;
   /**
    * Locks both owners of a sign-in merge, always in this order (the user row, then the guest session row), so
    * concurrent merges of either owner run one after the other. Answers which of the two exist; a guest session

@@ -43,8 +43,12 @@ export interface CatalogChanges {
 export interface CatalogRepository {
   /** Upserts one page of products seen by run `runId`; curated ('shop') categories and genres are kept. */
   upsertEntries(runId: string, entries: CatalogEntry[]): Promise<CatalogChanges>;
-  /** Delists every listed game that run `runId` did not see; answers their ids. */
-  delistUnseen(runId: string): Promise<string[]>;
+  /** Listed games that run `runId` has not seen (yet), at most `limit` of them. */
+  unseenListed(runId: string, limit: number): Promise<{ id: string; g2aProductId: string }[]>;
+  /** Records that run `runId` saw these games after all (G2A confirmed them one by one). */
+  markSeen(runId: string, gameIds: string[]): Promise<void>;
+  /** Delists (never deletes: orders reference games) the listed ones of these games; answers their ids. */
+  delist(gameIds: string[]): Promise<string[]>;
   /** Applies stock and price; answers what changed. Unknown products are ignored (the catalogue sync adds them). */
   applyStock(entries: StockEntry[]): Promise<CatalogChanges>;
 }

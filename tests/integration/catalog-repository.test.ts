@@ -116,9 +116,11 @@ describe('catalogue upserts in PostgreSQL', () => {
       entry('2', [{ g2aId: 20, slug: 'rpg', name: 'RPG' }], { costCents: 2000, priceCents: 2040 }),
     ]);
     expect(repriced.repricedGameIds).toHaveLength(1);
-    const delisted = await db
-      .transaction()
-      .execute((tx) => new KyselyCatalogRepository(tx).delistUnseen('00000000-0000-4000-8000-000000000002'));
+    const delisted = await db.transaction().execute(async (tx) => {
+      const repository = new KyselyCatalogRepository(tx);
+      const unseen = await repository.unseenListed('00000000-0000-4000-8000-000000000002', 100);
+      return repository.delist(unseen.map((game) => game.id));
+    });
     expect(delisted).toHaveLength(3);
   });
 });

@@ -65,7 +65,8 @@ export class MemoryCatalog {
     const listed = [...this.entries].filter(([id]) => !this.delisted.has(id)).map(([, entry]) => entry);
     await this.uow.run(async (scope) => {
       await scope.catalog.upsertEntries(runId, listed);
-      await scope.catalog.delistUnseen(runId);
+      const unseen = await scope.catalog.unseenListed(runId, 10_000);
+      await scope.catalog.delist(unseen.map((game) => game.id));
     });
   }
 

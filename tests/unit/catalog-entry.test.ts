@@ -75,3 +75,18 @@ describe('mapping G2A products', () => {
     expect(gameSlug({ id: '9', name: '???' })).toBe('game-i9');
   });
 });
+
+describe('game slugs', () => {
+  it('keep the product id however long the text, so two long names never share a slug', () => {
+    const long = 'the-elder-scrolls-online-'.repeat(8);
+    const a = gameSlug({ id: '10000000000001', name: '', slug: `/${long}key-europe-i10000000000001` });
+    const b = gameSlug({ id: '10000000000002', name: '', slug: `/${long}key-europe-i10000000000002` });
+    expect(a).not.toBe(b);
+    expect(a.length).toBeLessThanOrEqual(120);
+    expect(a.endsWith('-i10000000000001')).toBe(true);
+    expect(gameSlug({ id: '7', name: 'Hades', slug: '/hades-pc-steam-key-global-i7' })).toBe(
+      'hades-pc-steam-key-global-i7',
+    );
+    expect(gameSlug({ id: '7', name: 'Hades' })).toBe('hades-i7');
+  });
+});

@@ -56,7 +56,8 @@ async function seed(uow: InMemoryUnitOfWork, entries: CatalogEntry[], delisted: 
     const runId = randomUUID();
     await uow.run(async (scope) => {
       await scope.catalog.upsertEntries(runId, entries);
-      await scope.catalog.delistUnseen(runId);
+      const unseen = await scope.catalog.unseenListed(runId, 10_000);
+      await scope.catalog.delist(unseen.map((game) => game.id));
     });
   }
   const ids: Record<string, string> = {};

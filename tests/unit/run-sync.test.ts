@@ -202,6 +202,30 @@ describe('runSync', () => {
     expect(lastKeys.filter((key) => key === `game:${gameId}`)).toHaveLength(3);
   });
 
+  it('reads on past a short page and keeps a product that slipped between pages (checked by id)', async () => {
+    const { sync, uow, g2a } = setup();
+    const slipped = everyProduct(g2a.state)[25]!;
+    await sync('catalog');
+    // The listing moves while it is read: page 2 comes back one product short.
+    const listProducts = g2a.listProducts.bind(g2a);
+    g2a.listProducts = async (query) => {
+      const page = await listProducts(query);
+      return query.page === 2 && !query.id
+        ? { ...page, docs: page.docs.filter((p) => p.id !== slipped.id) }
+        : page;
+    };
+
+    const { outcome, run } = await sync('catalog');
+
+    expect(outcome).toBe('finished');
+    expect(run.progress).toMatchObject({ pagesDone: 4, pagesTotal: 4 });
+    const game = (await uow.catalogReader.list({ page: 1, pageSize: 100 })).items.find(
+      (g) => g.g2aProductId === slipped.id,
+    );
+    expect(game?.delisted).toBe(false);
+    expect(g2a.listQueries.some((query) => query.id === slipped.id)).toBe(true);
+  });
+
   it('delists nothing when G2A answers an empty catalogue', async () => {
     const { sync, uow, state, g2a, logger } = setup();
     await sync('catalog');

@@ -93,7 +93,7 @@ describe('triggerSync', () => {
     ]);
   });
 
-  it('resumes a running run whose worker stopped reporting: cancels its job and enqueues a new one', async () => {
+  it('resumes a running run whose worker stopped reporting (cancelling its job), refusing a trigger of the other kind', async () => {
     const { deps, clock, syncRuns, jobs } = setup();
     const active = await triggerSync(deps, { kind: 'catalog', trigger: 'manual' });
     await syncRuns.start(active.runId, clock.now(), STALE_AFTER_MS);
@@ -101,9 +101,10 @@ describe('triggerSync', () => {
     const deadJobId = (await syncRuns.findById(active.runId))!.jobId!;
     clock.advance(STALE_AFTER_MS + 1);
 
-    const outcome = await triggerSync(deps, { kind: 'stock', trigger: 'manual' });
-
-    expect(outcome).toEqual({ outcome: 'resumed', runId: active.runId });
+    // A stock trigger finds the catalogue run dead: the run is resumed, yet the stock run asked for is refused.
+    await expect(triggerSync(deps, { kind: 'stock', trigger: 'manual' })).rejects.toMatchObject({
+      code: 'SYNC_IN_PROGRESS',
+    });
     const [dead, fresh, ...others] = await jobs.list();
     expect(others).toEqual([]);
     expect(dead).toMatchObject({ jobId: deadJobId, state: 'cancelled' });

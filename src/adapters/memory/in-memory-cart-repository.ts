@@ -138,6 +138,15 @@ export class InMemoryCartRepository implements CartRepository {
     });
   }
 
+  /** Transactions run one at a time here, so the lock itself is implied; the owner must still exist. */
+  lockOwner(owner: CartOwner): Promise<boolean> {
+    return this.access.read((tables) => {
+      if (owner.kind === 'user') return tables.users.has(owner.userId);
+      const session = tables.guestSessions.get(owner.sessionId);
+      return session !== undefined && session.expiresAt > this.clock.now();
+    });
+  }
+
   lockOwnersForMerge(
     userId: string,
     sessionId: string,

@@ -143,12 +143,32 @@ export class InMemoryCatalogRepository implements CatalogRepository {
     });
   }
 
-  delistUnseen(runId: string): Promise<string[]> {
+  unseenListed(runId: string, limit: number): Promise<{ id: string; g2aProductId: string }[]> {
+    return this.access.read((tables) =>
+      [...tables.games.values()]
+        .filter((game) => !game.delisted && game.lastSeenRunId !== runId)
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .slice(0, limit)
+        .map((game) => ({ id: game.id, g2aProductId: game.g2aProductId })),
+    );
+  }
+
+  markSeen(runId: string, gameIds: string[]): Promise<void> {
+    return this.access.write((tables) => {
+      for (const id of gameIds) {
+        const game = tables.games.get(id);
+        if (game) game.lastSeenRunId = runId;
+      }
+    });
+  }
+
+  delist(gameIds: string[]): Promise<string[]> {
     return this.access.write((tables) => {
       const now = this.clock.now();
       const delisted: string[] = [];
-      for (const game of tables.games.values()) {
-        if (game.delisted || game.lastSeenRunId === runId) continue;
+      for (const id of gameIds) {
+        const game = tables.games.get(id);
+        if (!game || game.delisted) continue;
         game.delisted = true;
         game.delistedAt = now;
         game.updatedAt = now;

@@ -40,10 +40,11 @@ export class KyselyCartRepository implements CartRepository {
         'g.available_to_buy',
         'g.delisted',
       ])
-      .where(`c.${column}`, '=', id)
-      .orderBy('c.created_at')
-      .orderBy('c.game_id');
-    if (lock) query = query.forUpdate('c');
+      .where(`c.${column}`, '=', id);
+    // Locked lines are taken in one fixed order (game id), so two lockers never wait on each other crosswise.
+    query = lock
+      ? query.orderBy('c.game_id').forUpdate('c')
+      : query.orderBy('c.created_at').orderBy('c.game_id');
     const rows = await query.execute();
     return rows.map((row) => ({
       gameId: row.game_id,
@@ -143,10 +144,30 @@ export class KyselyCartRepository implements CartRepository {
       .selectFrom('games')
       .select(['id', 'qty', 'available_to_buy', 'delisted'])
       .where('id', '=', gameId)
+      .forShare()
       .executeTakeFirst();
     return row
       ? { id: row.id, qty: row.qty, availableToBuy: row.available_to_buy, delisted: row.delisted }
       : null;
+  }
+
+  async lockOwner(owner: CartOwner): Promise<boolean> {
+    const row =
+      owner.kind === 'user'
+        ? await this.db
+            .selectFrom('users')
+            .select('id')
+            .where('id', '=', owner.userId)
+            .forShare()
+            .executeTakeFirst()
+        : await this.db
+            .selectFrom('guest_sessions')
+            .select('id')
+            .where('id', '=', owner.sessionId)
+            .where('expires_at', '>', new Date())
+            .forShare()
+            .executeTakeFirst();
+    return row !== undefined;
   }
 
   async lockOwnersForMerge(

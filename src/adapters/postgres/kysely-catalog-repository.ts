@@ -174,12 +174,31 @@ export class KyselyCatalogRepository implements CatalogRepository {
     return changes;
   }
 
-  async delistUnseen(runId: string): Promise<string[]> {
+  async unseenListed(runId: string, limit: number): Promise<{ id: string; g2aProductId: string }[]> {
     const rows = await this.db
-      .updateTable('games')
-      .set({ delisted: true, delisted_at: new Date(), updated_at: new Date() })
+      .selectFrom('games')
+      .select(['id', 'g2a_product_id'])
       .where('delisted', '=', false)
       .where((eb) => eb.or([eb('last_seen_run_id', 'is', null), eb('last_seen_run_id', '!=', runId)]))
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.id, g2aProductId: r.g2a_product_id }));
+  }
+
+  async markSeen(runId: string, gameIds: string[]): Promise<void> {
+    if (gameIds.length === 0) return;
+    await this.db.updateTable('games').set({ last_seen_run_id: runId }).where('id', 'in', gameIds).execute();
+  }
+
+  async delist(gameIds: string[]): Promise<string[]> {
+    if (gameIds.length === 0) return [];
+    const now = new Date();
+    const rows = await this.db
+      .updateTable('games')
+      .set({ delisted: true, delisted_at: now, updated_at: now })
+      .where('id', 'in', gameIds)
+      .where('delisted', '=', false)
       .returning('id')
       .execute();
     return rows.map((r) => r.id);

@@ -116,12 +116,15 @@ export class KyselyGuestSessionRepository implements GuestSessionRepository {
     if (!row) return false;
     const renewed = new Date(now.getTime() + ttlMs);
     if (renewed.getTime() - row.expires_at.getTime() > TOUCH_GRANULARITY_MS) {
-      await this.db
+      // Renewed only while still live: a session the cleanup deleted in between is gone, not revived.
+      const updated = await this.db
         .updateTable('guest_sessions')
         .set({ expires_at: renewed })
         .where('id', '=', id)
-        .where('expires_at', '<', renewed)
-        .execute();
+        .where('expires_at', '>', now)
+        .returning('id')
+        .executeTakeFirst();
+      return updated !== undefined;
     }
     return true;
   }
@@ -132,6 +135,8 @@ export class KyselyGuestSessionRepository implements GuestSessionRepository {
       .where('id', 'in', (qb) =>
         qb.selectFrom('guest_sessions').select('id').where('expires_at', '<=', now).limit(limit),
       )
+      // Checked again on the rows themselves: one renewed since the sub-select ran stays.
+      .where('expires_at', '<=', now)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }

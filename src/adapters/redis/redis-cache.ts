@@ -29,7 +29,8 @@ export interface RedisCacheOptions {
   random?: () => number;
 }
 
-const PENDING_FILL_SECONDS = 300;
+// Long enough for any load to finish; short, because every miss (an unknown id too) leaves one behind.
+const PENDING_FILL_SECONDS = 30;
 // How long reads skip Redis after it failed, before one call tries it again.
 const BREAKER_RESET_MS = 2_000;
 const TTL_JITTER = 0.1;
