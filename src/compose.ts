@@ -100,10 +100,14 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
   const role = options.role ?? 'all';
   const logger = options.logger;
   const clock = options.clock ?? systemClock;
+  // Shutdown order: stop taking requests, let in-flight jobs finish (they still need G2A, SMTP, Redis and the
+  // pools), then close everything else in the reverse order it was opened.
   const closers: (() => Promise<unknown>)[] = [];
+  let stopRequests: (() => Promise<unknown>) | undefined;
+  let stopJobs: (() => Promise<unknown>) | undefined;
   const close = async () => {
-    for (const closer of closers.reverse()) {
-      await closer().catch((error: Error) => logger.error({ err: error }, 'error during shutdown'));
+    for (const closer of [stopRequests, stopJobs, ...closers.reverse()]) {
+      await closer?.().catch((error: Error) => logger.error({ err: error }, 'error during shutdown'));
     }
   };
 
@@ -149,7 +153,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
     });
     boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
     await boss.start();
-    closers.push(() => boss.stop({ graceful: true, wait: true, timeout: 20_000 }));
+    stopJobs = () => boss.stop({ graceful: true, wait: true, timeout: 20_000 });
     await createOutboxQueues(boss, policies);
     await createSyncQueues(boss);
 
@@ -303,8 +307,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
         },
         config,
       });
-      // Closed first: stop taking requests before the workers and pools go.
-      closers.push(() => app!.close());
+      stopRequests = () => app!.close();
     }
 
     return { app, db, boss, cache, redis, uow, passwordHasher, useCases, close };

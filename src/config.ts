@@ -38,6 +38,8 @@ export interface Config {
   loginRateLimit: number;
   globalRateLimitPerMinute?: number;
   corsOrigin: string | boolean;
+  /** Fastify's `trustProxy`: behind a load balancer, the client address comes from X-Forwarded-For. */
+  trustProxy: boolean | string;
   outboxMaxAttempts: number;
   /**
    * Cron jobs: syncs (and a first catalogue sync when the shop has none), the outbox sweep, guest cleanup.
@@ -192,6 +194,7 @@ export function loadConfig(env: Env = process.env): Config {
       ? integer('RATE_LIMIT_PER_MINUTE', 0, 1, 10_000_000)
       : undefined,
     corsOrigin: corsRaw === undefined ? !production : corsRaw === '*' ? true : corsRaw,
+    trustProxy: trustProxyOf(read('TRUST_PROXY')),
     outboxMaxAttempts: integer('OUTBOX_MAX_ATTEMPTS', 10, 1, 1000),
     syncSchedules: !['off', 'false', '0'].includes((read('SYNC_SCHEDULES') ?? 'on').toLowerCase()),
     syncStaleAfterMs: integer('SYNC_STALE_AFTER_SECONDS', 120, 1, 24 * 3600) * 1000,
@@ -199,6 +202,14 @@ export function loadConfig(env: Env = process.env): Config {
     warnings,
   };
   if (production && config.bcryptCost < 10) problems.push('BCRYPT_COST must be at least 10 in production');
+  if (production && !smtpUrl)
+    problems.push('SMTP_URL is required in production (e-mails would only be logged)');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** `TRUST_PROXY`: unset or "false" trusts no proxy, "true" any, otherwise addresses or CIDRs (comma-separated). */
+function trustProxyOf(raw: string | undefined): boolean | string {
+  if (raw === undefined || raw === 'false') return false;
+  return raw === 'true' ? true : raw;
 }

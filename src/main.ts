@@ -26,6 +26,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   for (const warning of config.warnings) logger.warn(warning);
 
+  // pg-boss settles some job states without awaiting them; a database that drops mid-job must cost a log line,
+  // not the process.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+
   const shop = await createShop(config, { role, logger });
   if (shop.app) {
     const address = await shop.app.listen({ port: config.port, host: config.host });

@@ -1,7 +1,7 @@
 import type { MailMessage } from '../ports/mailer.js';
 
 export function confirmationEmail(input: { to: string; token: string; publicUrl: string }): MailMessage {
-  const link = `${input.publicUrl}/verify-email?token=${encodeURIComponent(input.token)}`;
+  const link = `${input.publicUrl}/api/v1/auth/verify-email?token=${encodeURIComponent(input.token)}`;
   return {
     to: input.to,
     subject: 'Confirm your Keyshop e-mail address',

@@ -182,6 +182,30 @@ describe('e-mail verification', () => {
   });
 });
 
+describe('the confirmation link', () => {
+  it('confirms the address when opened', async () => {
+    await register('link@example.com');
+    const row = await shop.db
+      .selectFrom('outbox')
+      .select('payload')
+      .where(sql`payload->>'to'`, '=', 'link@example.com')
+      .executeTakeFirstOrThrow();
+    const link = /(http\S+verify-email\?token=\S+)/.exec((row.payload as { text: string }).text)?.[1];
+    expect(link).toBeDefined();
+    const opened = await shop.app!.inject({
+      method: 'GET',
+      url: new URL(link!).pathname + new URL(link!).search,
+    });
+    expect(opened.statusCode).toBe(200);
+    expect(opened.json()).toEqual({ verified: true });
+    const again = await shop.app!.inject({
+      method: 'GET',
+      url: new URL(link!).pathname + new URL(link!).search,
+    });
+    expect(again.json().code).toBe('INVALID_TOKEN');
+  });
+});
+
 describe('guest sessions and the admin guard', () => {
   it('issues unguessable guest session ids', async () => {
     const response = await shop.app!.inject({ method: 'POST', url: api('/sessions') });

@@ -128,6 +128,12 @@ describe('bad input gets a documented 4xx and changes nothing', () => {
     expect(response.json().field).toBe('password');
   });
 
+  it('answers a malformed URL with the shared error body, not a framework code', async () => {
+    const response = await shop.app!.inject({ method: 'GET', url: '/api/v1/games/%E0%A4%A' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+  });
+
   it('answers unknown routes with ROUTE_NOT_FOUND', async () => {
     const response = await shop.app!.inject({ method: 'GET', url: '/api/v1/nope' });
     expect(response.statusCode).toBe(404);

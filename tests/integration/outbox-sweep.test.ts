@@ -55,7 +55,7 @@ it('gives a pending row whose job vanished a new job, and buries one whose attem
     policies,
     logger: pino({ level: 'silent' }),
   });
-  expect(result).toEqual({ resent: 1, buried: 1 });
+  expect(result).toEqual({ resent: 1, buried: 1, pruned: 0 });
 
   await waitFor(async () => (await statusOf(retriable)) === 'done', 'the re-sent row delivered');
   expect(await statusOf(spent)).toBe('dead');
@@ -66,5 +66,21 @@ it('gives a pending row whose job vanished a new job, and buries one whose attem
   ).toEqual({
     resent: 0,
     buried: 0,
+    pruned: 0,
   });
+
+  // A week after delivery the row goes.
+  await shop.db
+    .updateTable('outbox')
+    .set({ processed_at: sql<Date>`now() - interval '8 days'` })
+    .where('id', '=', retriable)
+    .execute();
+  const swept = await sweepOutbox({
+    boss: shop.boss,
+    db: shop.db,
+    policies,
+    logger: pino({ level: 'silent' }),
+  });
+  expect(swept.pruned).toBe(1);
+  expect(await shop.db.selectFrom('outbox').select('id').where('id', '=', retriable).execute()).toEqual([]);
 });

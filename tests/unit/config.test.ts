@@ -58,6 +58,7 @@ describe('configuration', () => {
       /G2A_BASE_URL, G2A_API_HASH, G2A_API_SECRET and G2A_EMAIL are required in production/,
     );
     expect(problems.join('\n')).toMatch(/BCRYPT_COST must be at least 10 in production/);
+    expect(problems.join('\n')).toMatch(/SMTP_URL is required in production/);
   });
 
   it('accepts a complete production configuration', () => {
@@ -70,6 +71,7 @@ describe('configuration', () => {
       G2A_API_HASH: 'hash',
       G2A_API_SECRET: 'secret',
       G2A_EMAIL: 'buyer@example.com',
+      SMTP_URL: 'smtp://mail.example.com:587',
       PRICE_MARKUP_PERCENT: '2.5',
     });
     expect(config).toMatchObject({

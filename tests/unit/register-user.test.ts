@@ -107,7 +107,9 @@ describe('registerUser', () => {
     const [mail] = uow.payloadsOf('email.send');
     expect(mail).toMatchObject({ to: 'alice@example.com', subject: expect.stringContaining('Confirm') });
     const token = tokenFromConfirmation(mail!);
-    expect(mail!.text).toContain(`https://shop.example/verify-email?token=${encodeURIComponent(token)}`);
+    expect(mail!.text).toContain(
+      `https://shop.example/api/v1/auth/verify-email?token=${encodeURIComponent(token)}`,
+    );
 
     await verifyEmail({ uow, clock }, token);
 

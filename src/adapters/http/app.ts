@@ -4,12 +4,12 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../../ports/clock.js';
 import type { OutboxMonitor } from '../../ports/outbox.js';
 import type { GuestSessionRepository } from '../../ports/tokens.js';
-import { registerErrorHandlers } from './errors.js';
+import { registerErrorHandlers, toErrorBody } from './errors.js';
 import { securityHeaders } from './security-headers.js';
 import { identityPlugin } from './identity.js';
 import { registerMetrics } from './metrics.js';
@@ -46,6 +46,7 @@ export interface HttpDeps {
   /** The `store` for @fastify/rate-limit (Redis with a Postgres fallback); in-memory when absent. */
   rateLimitStore?: unknown;
   config: {
+    trustProxy?: boolean | string;
     jwtSecret: string;
     accessTokenTtlSeconds: number;
     loginRateLimit: number;
@@ -67,6 +68,12 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
+    trustProxy: deps.config.trustProxy ?? false,
+    // Errors Fastify raises before routing (a malformed URL) get the shared body and code too.
+    frameworkErrors: (error, _request, reply) => {
+      const body = toErrorBody(error);
+      void (reply as FastifyReply).status(body.statusCode).send(body);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON only: a text/plain body is 415, not a string that fails validation.

@@ -11,13 +11,16 @@ const SWEEP_CRON = '*/5 * * * *';
 /** Older than any retry backoff that is still running normally; younger rows are left to their jobs. */
 const SWEEP_AFTER_MINUTES = 15;
 const SWEEP_BATCH = 500;
+/** Delivered rows are history: kept a week for inspection, then removed, a bounded batch per sweep. */
+const KEEP_DONE_DAYS = 7;
+const PRUNE_BATCH = 5_000;
 
 const LIVE_STATES = new Set(['created', 'retry', 'active']);
 
 /**
  * Finds pending outbox rows whose delivery job is gone or ended without delivering them — a worker that died
  * during the last attempt, for instance — and gives each a new job, or marks it dead when its attempts are
- * spent. Answers how many rows it re-sent and how many it buried.
+ * spent; and removes delivered rows older than a week. Answers how many rows it re-sent, buried and pruned.
  */
 export async function sweepOutbox(deps: {
   boss: PgBoss;
@@ -25,7 +28,22 @@ export async function sweepOutbox(deps: {
   policies: OutboxQueuePolicies;
   logger: Logger;
   olderThanMinutes?: number;
-}): Promise<{ resent: number; buried: number }> {
+}): Promise<{ resent: number; buried: number; pruned: number }> {
+  const pruned = Number(
+    (
+      await deps.db
+        .deleteFrom('outbox')
+        .where('id', 'in', (qb) =>
+          qb
+            .selectFrom('outbox')
+            .select('id')
+            .where('status', '=', 'done')
+            .where('processed_at', '<', new Date(Date.now() - KEEP_DONE_DAYS * 24 * 3600 * 1000))
+            .limit(PRUNE_BATCH),
+        )
+        .executeTakeFirst()
+    ).numDeletedRows,
+  );
   const cutoff = new Date(Date.now() - (deps.olderThanMinutes ?? SWEEP_AFTER_MINUTES) * 60_000);
   const rows = await deps.db
     .selectFrom('outbox')
@@ -65,7 +83,7 @@ export async function sweepOutbox(deps: {
       'outbox rows without a live job',
     );
   }
-  return { resent, buried };
+  return { resent, buried, pruned };
 }
 
 /** Runs the sweep every five minutes on one worker at a time. */

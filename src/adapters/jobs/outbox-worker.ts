@@ -73,6 +73,44 @@ export async function startOutboxWorkers(deps: {
     const policy = deps.policies[topic];
     const handler = deps.handlers[topic] as OutboxHandler<OutboxTopic>;
     const log = deps.logger.child({ operation: `outbox.${topic}` });
+    /** One statement per outcome, not per row: a long Redis outage must not turn into a write storm. */
+    const recordFailures = async (
+      failures: Map<string, Error>,
+      jobs: Map<string, PgBoss.JobWithMetadata<OutboxJobData>>,
+    ) => {
+      const failed = [...failures].filter(([outboxId]) => jobs.has(outboxId));
+      const dead = failed.filter(([outboxId]) => {
+        const job = jobs.get(outboxId)!;
+        return job.retryCount >= job.retryLimit;
+      });
+      const lastError = (error: Error) => error.message.slice(0, 500);
+      for (const [status, group] of [
+        ['pending', failed.filter((entry) => !dead.includes(entry))],
+        ['dead', dead],
+      ] as const) {
+        if (group.length === 0) continue;
+        await deps.db
+          .updateTable('outbox')
+          .set({ last_error: lastError(group[0]![1]), ...(status === 'dead' ? { status } : {}) })
+          .where(
+            'id',
+            'in',
+            group.map(([outboxId]) => outboxId),
+          )
+          .execute();
+      }
+      if (failed.length > 0)
+        await deps.boss.fail(
+          policy.queue,
+          failed.map(([outboxId]) => jobs.get(outboxId)!.id),
+        );
+      for (const [outboxId, error] of dead) {
+        log.error(
+          { outcome: 'dead', outboxId, attempts: jobs.get(outboxId)!.retryCount + 1, err: error.message },
+          'outbox row is dead',
+        );
+      }
+    };
     const id = await deps.boss.work<OutboxJobData>(
       policy.queue,
       { batchSize: BATCH_SIZE, pollingIntervalSeconds: POLLING_INTERVAL_SECONDS, includeMetadata: true },
@@ -94,27 +132,17 @@ export async function startOutboxWorkers(deps: {
         if (delivered.length > 0) {
           await deps.db
             .updateTable('outbox')
-            .set({ status: 'done', processed_at: new Date(), last_error: null })
+            .set({
+              status: 'done',
+              processed_at: new Date(),
+              last_error: null,
+              // A sent e-mail's text carries a live token: the row keeps who and what, not the text.
+              ...(topic === 'email.send' ? { payload: sql`payload - 'text' - 'html'` } : {}),
+            })
             .where('id', 'in', delivered)
             .execute();
         }
-
-        for (const [outboxId, error] of failures) {
-          const job = jobByOutboxId.get(outboxId);
-          if (!job) continue;
-          const final = job.retryCount >= job.retryLimit;
-          await deps.db
-            .updateTable('outbox')
-            .set({ last_error: error.message.slice(0, 500), ...(final ? { status: 'dead' as const } : {}) })
-            .where('id', '=', outboxId)
-            .execute();
-          await deps.boss.fail(policy.queue, job.id, { message: error.message.slice(0, 500) });
-          if (final)
-            log.error(
-              { outcome: 'dead', outboxId, attempts: job.retryCount + 1, err: error.message },
-              'outbox row is dead',
-            );
-        }
+        if (failures.size > 0) await recordFailures(failures, jobByOutboxId);
 
         log.info(
           {

@@ -23,9 +23,13 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
     idleTimeoutMillis: 30_000,
     // A runaway query must not hold a connection (and its locks) for ever.
     statement_timeout: 15_000,
+    // And a dead network (packets dropped, not refused) must not hang a request either.
+    query_timeout: 20_000,
   });
-  // An idle client losing its connection must not crash the process; the pool replaces it.
+  // A connection lost while idle or while checked out must not crash the process: the pool replaces an idle
+  // one, and the query in flight fails with the error (a 5xx, a retried job).
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

@@ -152,6 +152,23 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     },
   );
 
+  // The link of the confirmation e-mail: opening it confirms the address.
+  app.get(
+    '/auth/verify-email',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Confirm the e-mail address from the link of the confirmation e-mail',
+        querystring: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }),
+        response: { 200: Type.Object({ verified: Type.Literal(true) }), ...errors(400) },
+      },
+    },
+    async (request) => {
+      await useCases.verifyEmail(request.query.token);
+      return { verified: true as const };
+    },
+  );
+
   app.post(
     '/auth/verify-email',
     {
