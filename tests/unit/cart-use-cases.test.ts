@@ -1,33 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { FixedClock } from '../../src/adapters/memory/fixed-clock.js';
-import { InMemoryCache } from '../../src/adapters/memory/in-memory-cache.js';
-import { InMemoryUnitOfWork } from '../../src/adapters/memory/in-memory-unit-of-work.js';
 import { addCartItem } from '../../src/application/add-cart-item.js';
 import { clearCart } from '../../src/application/clear-cart.js';
 import { getCart } from '../../src/application/get-cart.js';
 import { removeCartItem } from '../../src/application/remove-cart-item.js';
 import { setCartItemQuantity } from '../../src/application/set-cart-item-quantity.js';
 import { cartCacheKey, type CartOwner } from '../../src/domain/cart.js';
-import { MemoryCatalog } from '../support/memory-catalog.js';
+import type { MemoryCatalog } from '../support/memory-catalog.js';
+import { memoryShopWithOwners } from '../support/memory-shop.js';
 
 async function setup() {
-  const clock = new FixedClock('2026-03-01T12:00:00.000Z');
-  const cache = new InMemoryCache({ now: () => clock.now().getTime() });
-  const uow = new InMemoryUnitOfWork({ clock, cache });
-  const catalog = new MemoryCatalog(uow);
-  const user = await uow.repositories.users.insertIfEmailFree({
-    email: 'alice@example.com',
-    passwordHash: 'hash',
-    nickname: null,
-    firstName: null,
-    lastName: null,
-  });
-  await uow.repositories.guestSessions.insert({ id: 'guest-1', expiresAt: new Date('2026-03-31T12:00:00Z') });
-  const owners: Record<CartOwner['kind'], CartOwner> = {
-    user: { kind: 'user', userId: user!.id },
-    guest: { kind: 'guest', sessionId: 'guest-1' },
-  };
-  const deps = { uow };
+  const { clock, cache, uow, catalog, owners, deps } = await memoryShopWithOwners();
   const readCart = (owner: CartOwner) => getCart({ carts: uow.repositories.carts, cache }, owner);
   const quantities = async (owner: CartOwner) =>
     Object.fromEntries(

@@ -1,31 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { FixedClock } from '../../src/adapters/memory/fixed-clock.js';
-import { InMemoryCache } from '../../src/adapters/memory/in-memory-cache.js';
-import { InMemoryUnitOfWork } from '../../src/adapters/memory/in-memory-unit-of-work.js';
 import { addWishlistItem } from '../../src/application/add-wishlist-item.js';
 import { getWishlist } from '../../src/application/get-wishlist.js';
 import { removeWishlistItem } from '../../src/application/remove-wishlist-item.js';
 import { wishlistCacheKey, type CartOwner } from '../../src/domain/cart.js';
-import { MemoryCatalog } from '../support/memory-catalog.js';
+import { memoryShopWithOwners } from '../support/memory-shop.js';
 
 async function setup() {
-  const clock = new FixedClock('2026-03-01T12:00:00.000Z');
-  const cache = new InMemoryCache({ now: () => clock.now().getTime() });
-  const uow = new InMemoryUnitOfWork({ clock, cache });
-  const catalog = new MemoryCatalog(uow);
-  const user = await uow.repositories.users.insertIfEmailFree({
-    email: 'alice@example.com',
-    passwordHash: 'hash',
-    nickname: null,
-    firstName: null,
-    lastName: null,
-  });
-  await uow.repositories.guestSessions.insert({ id: 'guest-1', expiresAt: new Date('2026-03-31T12:00:00Z') });
-  const owners: Record<CartOwner['kind'], CartOwner> = {
-    user: { kind: 'user', userId: user!.id },
-    guest: { kind: 'guest', sessionId: 'guest-1' },
-  };
-  const deps = { uow };
+  const { clock, cache, uow, catalog, owners, deps } = await memoryShopWithOwners();
   const readWishlist = (owner: CartOwner, page = 1, pageSize = 20) =>
     getWishlist({ wishlists: uow.repositories.wishlists, cache }, { owner, page, pageSize });
   const gameIds = (owner: CartOwner) => uow.repositories.wishlists.gameIds(owner);
