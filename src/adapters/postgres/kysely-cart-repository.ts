@@ -39,13 +39,19 @@ export class KyselyCartRepository implements CartRepository {
         'g.qty',
         'g.available_to_buy',
         'g.delisted',
+        'c.created_at',
       ])
       .where(`c.${column}`, '=', id);
-    // Locked lines are taken in one fixed order (game id), so two lockers never wait on each other crosswise.
+    // Locked lines are taken in one fixed order (game id), so two lockers never wait on each other crosswise;
+    // either way they are answered in the order the owner added them.
     query = lock
       ? query.orderBy('c.game_id').forUpdate('c')
       : query.orderBy('c.created_at').orderBy('c.game_id');
     const rows = await query.execute();
+    if (lock)
+      rows.sort(
+        (a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.game_id < b.game_id ? -1 : 1),
+      );
     return rows.map((row) => ({
       gameId: row.game_id,
       name: row.name,
