@@ -120,7 +120,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       info: {
         title: 'Keyshop API',
         version: '1.0.0',
-        description: 'Digital game keys from the G2A marketplace: catalogue, carts, wallet and orders.',
+        description: 'Digital game keys from the G2A marketplace: accounts, catalogue, carts and wishlists.',
       },
       servers: [{ url: deps.config.publicUrl }],
       components: {
