@@ -79,28 +79,8 @@ export class KyselyCatalogReader implements CatalogReader {
     if (query.inStock === false) {
       select = select.where((eb) => eb.or([eb('g.qty', '<=', 0), eb('g.available_to_buy', '=', false)]));
     }
-    if (query.category) {
-      select = select.where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom('game_categories as gc')
-            .innerJoin('categories as c', 'c.id', 'gc.category_id')
-            .whereRef('gc.game_id', '=', 'g.id')
-            .where('c.slug', '=', query.category!)
-            .select(sql`1`.as('one')),
-        ),
-      );
-    }
-    if (query.genre) {
-      select = select.where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom('game_genres as gg')
-            .innerJoin('genres as ge', 'ge.id', 'gg.genre_id')
-            .whereRef('gg.game_id', '=', 'g.id')
-            .where('ge.slug', '=', query.genre!)
-            .select(sql`1`.as('one')),
-        ),
-      );
-    }
+    if (query.category) select = select.where(linkedTo('categories', query.category));
+    if (query.genre) select = select.where(linkedTo('genres', query.genre));
     const [first, second] = SORTS[query.sort ?? 'name'];
     const rows = await select
       .select(sql<number>`count(*) OVER ()`.as('total'))
@@ -215,6 +195,17 @@ export class KyselyCatalogReader implements CatalogReader {
       updatedAt: row.updated_at,
     }));
   }
+}
+
+/** The game has a category (or genre) of this slug, curated or from G2A. */
+function linkedTo(kind: 'categories' | 'genres', slug: string) {
+  const [link, column] =
+    kind === 'categories'
+      ? (['game_categories', 'category_id'] as const)
+      : (['game_genres', 'genre_id'] as const);
+  return sql<boolean>`EXISTS (
+    SELECT 1 FROM ${sql.table(link)} l JOIN ${sql.table(kind)} t ON t.id = l.${sql.ref(column)}
+    WHERE l.game_id = g.id AND t.slug = ${slug})`;
 }
 
 function escapeLike(text: string): string {
