@@ -144,33 +144,30 @@ export class KyselyCatalogReader implements CatalogReader {
       .select(GAME_COLUMNS);
   }
 
+  /** The categories (or genres) of each game, by name. */
+  private async taxonomyOfGames(kind: TaxonomyLink, gameIds: string[]): Promise<Map<string, TaxonomyRef[]>> {
+    const { link, column } = TAXONOMY_LINKS[kind];
+    const rows = await sql<{ game_id: string; slug: string; name: string }>`
+      SELECT l.game_id, t.slug, t.name
+      FROM ${sql.table(link)} l JOIN ${sql.table(kind)} t ON t.id = l.${sql.ref(column)}
+      WHERE l.game_id = ANY(${sql.val(gameIds)}::uuid[])
+      ORDER BY t.name`.execute(this.db);
+    const byGame = new Map<string, TaxonomyRef[]>();
+    for (const row of rows.rows) {
+      const refs = byGame.get(row.game_id) ?? [];
+      refs.push({ slug: row.slug, name: row.name });
+      byGame.set(row.game_id, refs);
+    }
+    return byGame;
+  }
+
   private async withTaxonomy(rows: GameRow[]): Promise<Game[]> {
     const ids = [...new Set(rows.map((r) => r.id))];
     if (ids.length === 0) return [];
-    const [categories, genres] = await Promise.all([
-      this.db
-        .selectFrom('game_categories as l')
-        .innerJoin('categories as t', 't.id', 'l.category_id')
-        .select(['l.game_id', 't.slug', 't.name'])
-        .where('l.game_id', 'in', ids)
-        .orderBy('t.name')
-        .execute(),
-      this.db
-        .selectFrom('game_genres as l')
-        .innerJoin('genres as t', 't.id', 'l.genre_id')
-        .select(['l.game_id', 't.slug', 't.name'])
-        .where('l.game_id', 'in', ids)
-        .orderBy('t.name')
-        .execute(),
+    const [categoriesByGame, genresByGame] = await Promise.all([
+      this.taxonomyOfGames('categories', ids),
+      this.taxonomyOfGames('genres', ids),
     ]);
-    const group = (links: { game_id: string; slug: string; name: string }[]) => {
-      const byGame = new Map<string, TaxonomyRef[]>();
-      for (const l of links)
-        byGame.set(l.game_id, [...(byGame.get(l.game_id) ?? []), { slug: l.slug, name: l.name }]);
-      return byGame;
-    };
-    const categoriesByGame = group(categories);
-    const genresByGame = group(genres);
     return rows.map((row) => ({
       id: row.id,
       slug: row.slug,
@@ -198,11 +195,15 @@ export class KyselyCatalogReader implements CatalogReader {
 }
 
 /** The game has a category (or genre) of this slug, curated or from G2A. */
-function linkedTo(kind: 'categories' | 'genres', slug: string) {
-  const [link, column] =
-    kind === 'categories'
-      ? (['game_categories', 'category_id'] as const)
-      : (['game_genres', 'genre_id'] as const);
+type TaxonomyLink = 'categories' | 'genres';
+
+const TAXONOMY_LINKS = {
+  categories: { link: 'game_categories', column: 'category_id' },
+  genres: { link: 'game_genres', column: 'genre_id' },
+} as const;
+
+function linkedTo(kind: TaxonomyLink, slug: string) {
+  const { link, column } = TAXONOMY_LINKS[kind];
   return sql<boolean>`EXISTS (
     SELECT 1 FROM ${sql.table(link)} l JOIN ${sql.table(kind)} t ON t.id = l.${sql.ref(column)}
     WHERE l.game_id = g.id AND t.slug = ${slug})`;
