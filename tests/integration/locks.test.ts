@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import pg from 'pg';
+import type pg from 'pg';
 import Redlock from 'redlock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LockBusyError } from '../../src/ports/lock.js';
@@ -10,6 +10,7 @@ import { RedlockLock } from '../../src/adapters/redis/redlock-lock.js';
 import { createTestDatabase, redisUrl, uniqueRedisPrefix } from '../support/services.js';
 import { deferred } from '../support/deferred.js';
 import { waitFor } from '../support/wait-for.js';
+import { createPool } from '../../src/adapters/postgres/db.js';
 
 /** Runs `withLock` and answers once the task is inside, with a way to let it finish. */
 async function holdLock(lock: { withLock: RedlockLock['withLock'] }, resource: string) {
@@ -46,8 +47,8 @@ describe('locks', () => {
     redis = createRedisClient(redisUrl(), { keyPrefix: prefix });
     raw = new Redis(redisUrl());
     database = await createTestDatabase();
-    poolA = new pg.Pool({ connectionString: database.url, max: 3 });
-    poolB = new pg.Pool({ connectionString: database.url, max: 3 });
+    poolA = createPool(database.url, { max: 3 });
+    poolB = createPool(database.url, { max: 3 });
     await waitFor(async () => (redis.status === 'ready' ? true : undefined), 'redis');
   });
 

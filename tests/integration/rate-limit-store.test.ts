@@ -1,12 +1,13 @@
 import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimitStore } from '../../src/adapters/http/rate-limit-store.js';
 import { createRedisClient } from '../../src/adapters/redis/redis-client.js';
 import { createTestDatabase, redisUrl, uniqueRedisPrefix } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
+import { createPool } from '../../src/adapters/postgres/db.js';
 
 interface Count {
   current: number;
@@ -43,7 +44,7 @@ describe('rate limit store', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: database.url, max: 10 });
+    pool = createPool(database.url, { max: 10 });
     await pool.query(
       'CREATE TABLE IF NOT EXISTS rate_limit_hits (key text PRIMARY KEY, hits integer NOT NULL, reset_at timestamptz NOT NULL)',
     );
