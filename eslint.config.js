@@ -81,4 +81,38 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The HTTP adapter reaches data and the cache through use cases and ports only.
+    files: ['src/adapters/http/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/postgres/**', '**/redis/**', 'kysely', 'pg', 'ioredis', 'pg-boss'],
+              message: 'HTTP handlers call use cases; the composition root hands them their stores.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Workers know pg-boss, not the shop's tables: business work runs through use cases.
+    files: ['src/adapters/jobs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/postgres/**', '**/http/**', 'kysely', 'pg'],
+              message: 'Jobs call use cases and ports, not the PostgreSQL adapter or HTTP.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

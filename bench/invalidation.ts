@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { createShop, type Shop } from '../src/compose.js';
+import { sql } from 'kysely';
+import { outboxRegistry } from '../src/adapters/jobs/outbox-topics.js';
+import { PG_BOSS_SCHEMA } from '../src/adapters/jobs/outbox-worker.js';
+import { createShop, type Shop } from '../src/compose/create-shop.js';
 import { loadConfig } from '../src/config.js';
 import { cacheKeys } from '../src/domain/cache-keys.js';
 import { createLogger } from '../src/logger.js';
@@ -15,6 +18,8 @@ import { RedisProcess } from '../tests/support/redis-process.js';
 import { runBench } from './support/run-bench.js';
 import { serviceUrls } from './support/service-urls.js';
 import { summarize, type Summary } from './support/summarize.js';
+
+const shopOutbox = outboxRegistry({ emailMaxAttempts: 10 });
 
 const flags = parseFlags(
   'npm run bench:invalidation --',
@@ -261,24 +266,28 @@ await runBench('bench:invalidation', async ({ defer, log }) => {
   );
 });
 
-/** The shop's `cache.invalidate` outbox rows once `expected` of them are delivered (throws after a minute). */
+/** The shop's `cache.invalidate` outbox messages once `expected` of them are delivered (throws after a minute). */
 async function deliveredRows(shop: Shop, expected: number): Promise<OutboxRow[]> {
   for (const deadline = Date.now() + OUTBOX_DEADLINE_MS; ; await sleep(50)) {
-    const rows = await shop.db
-      .selectFrom('outbox')
-      .select(['payload', 'created_at', 'processed_at', 'status', 'attempts'])
-      .where('topic', '=', 'cache.invalidate')
-      .execute();
-    const done = rows.filter((row) => row.status === 'done');
+    const rows = await sql<{
+      data: { keys: string[] };
+      created_on: Date;
+      completed_on: Date | null;
+      state: string;
+      retry_count: number;
+    }>`SELECT data, created_on, completed_on, state, retry_count FROM ${sql.raw(PG_BOSS_SCHEMA)}.job
+       WHERE name = ${shopOutbox['cache.invalidate'].queue}`.execute(shop.db);
+    const done = rows.rows.filter((row) => row.state === 'completed');
     if (done.length >= expected) {
       return done.map((row) => ({
-        key: (row.payload as { keys: string[] }).keys[0]!,
-        createdAt: row.created_at,
-        processedAt: row.processed_at,
-        status: row.status,
-        attempts: row.attempts,
+        key: row.data.keys[0]!,
+        createdAt: row.created_on,
+        processedAt: row.completed_on,
+        status: row.state,
+        attempts: row.retry_count + 1,
       }));
     }
-    if (Date.now() > deadline) throw new Error(`only ${done.length} of ${expected} outbox rows delivered`);
+    if (Date.now() > deadline)
+      throw new Error(`only ${done.length} of ${expected} outbox messages delivered`);
   }
 }

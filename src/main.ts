@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Role } from './config.js';
-import { createShop } from './compose.js';
+import { createShop } from './compose/create-shop.js';
 import { createLogger } from './logger.js';
 
 const ROLES: Role[] = ['all', 'api', 'worker'];

@@ -1,3 +1,4 @@
+import { cartCacheKey, wishlistCacheKey } from '../domain/cart.js';
 import { cacheKeys } from '../domain/cache-keys.js';
 import type { CatalogChanges } from '../ports/catalog.js';
 import type { TransactionScope } from '../ports/unit-of-work.js';
@@ -14,6 +15,9 @@ export async function invalidateCatalogChanges(
   if (gameIds.length === 0 && !changes.taxonomyChanged) return;
   const keys = gameIds.map(cacheKeys.game);
   if (changes.taxonomyChanged) keys.push(cacheKeys.taxonomy('categories'), cacheKeys.taxonomy('platforms'));
-  if (gameIds.length > 0) keys.push(...(await scope.carts.cacheKeysHoldingGames(gameIds)));
+  if (gameIds.length > 0) {
+    const holders = await scope.carts.holdersOf(gameIds);
+    keys.push(...holders.carts.map(cartCacheKey), ...holders.wishlists.map(wishlistCacheKey));
+  }
   await scope.outbox.invalidate({ keys, families: ['catalog', 'home'] });
 }

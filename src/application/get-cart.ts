@@ -1,12 +1,12 @@
 import { cartCacheKey, cartOf, type Cart, type CartOwner } from '../domain/cart.js';
 import type { Cache } from '../ports/cache.js';
-import type { CartRepository } from '../ports/carts.js';
+import type { CartReader } from '../ports/carts.js';
 import { CART_CACHE_TTL_SECONDS } from './cart-cache.js';
 
 export type GetCartOutput = Cart;
 
 export interface GetCartDeps {
-  carts: CartRepository;
+  carts: CartReader;
   cache: Cache;
 }
 

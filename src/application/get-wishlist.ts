@@ -2,7 +2,7 @@ import { wishlistCacheKey, type CartOwner } from '../domain/cart.js';
 import type { Page } from '../domain/game.js';
 import type { WishlistEntry } from '../domain/wishlist.js';
 import type { Cache } from '../ports/cache.js';
-import type { WishlistRepository } from '../ports/carts.js';
+import type { WishlistReader } from '../ports/carts.js';
 import { CART_CACHE_TTL_SECONDS } from './cart-cache.js';
 
 export interface GetWishlistInput {
@@ -17,7 +17,7 @@ export type WishlistItem = Omit<WishlistEntry, 'addedAt'> & { addedAt: string };
 export type GetWishlistOutput = Page<WishlistItem>;
 
 export interface GetWishlistDeps {
-  wishlists: WishlistRepository;
+  wishlists: WishlistReader;
   cache: Cache;
 }
 

@@ -3,14 +3,14 @@ import { normalizeEmail } from '../domain/user.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { UnitOfWork } from '../ports/unit-of-work.js';
-import type { UserRepository } from '../ports/users.js';
+import type { UserReader } from '../ports/users.js';
 import { issueRefreshToken } from './auth-tokens.js';
 import type { MergeGuest } from './merge-guest-into-user.js';
 import type { SignedIn } from './register-user.js';
 
 export interface LoginUserDeps {
   uow: UnitOfWork;
-  users: UserRepository;
+  users: UserReader;
   passwordHasher: PasswordHasher;
   clock: Clock;
   refreshTokenTtlDays: number;

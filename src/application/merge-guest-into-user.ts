@@ -6,7 +6,7 @@ import {
   type CartMergePlan,
   type CartOwner,
 } from '../domain/cart.js';
-import { DomainError, type ErrorCode } from '../domain/errors.js';
+import { DomainError, type DomainErrorCode } from '../domain/errors.js';
 import { planWishlistMerge, type WishlistMergePlan } from '../domain/wishlist.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
@@ -25,7 +25,7 @@ export interface MergeGuestIntoUserInput {
 export interface MergeReport {
   cart: { merged: number; skipped: CartMergePlan['skipped']; capped: CartMergePlan['capped'] };
   wishlist: { merged: number; skipped: WishlistMergePlan['skipped'] };
-  error?: { code: ErrorCode; message: string };
+  error?: { code: DomainErrorCode; message: string };
 }
 
 /** A merge as the sign-in use cases call it; it never rejects (a failure is reported in the result). */
@@ -40,7 +40,7 @@ export interface MergeGuestIntoUserDeps {
 const FAILED_MERGE_MESSAGE =
   'the guest cart and wishlist could not be merged; they stay on the guest session and merge at the next sign-in';
 
-function failedMerge(code: ErrorCode, message: string): MergeReport {
+function failedMerge(code: DomainErrorCode, message: string): MergeReport {
   return {
     cart: { merged: 0, skipped: [], capped: [] },
     wishlist: { merged: 0, skipped: [] },

@@ -1,11 +1,5 @@
 import { listingTruncated, pagesFor, type SyncRun } from '../domain/sync-run.js';
-import type {
-  CatalogChanges,
-  CatalogEntry,
-  StockEntry,
-  SyncProgressBoard,
-  SyncRunRepository,
-} from '../ports/catalog.js';
+import type { CatalogChanges, CatalogEntry, StockEntry, SyncProgressBoard } from '../ports/catalog.js';
 import type { Clock } from '../ports/clock.js';
 import { G2AError, type G2A, type G2AProductPage } from '../ports/g2a.js';
 import { LockBusyError, type Lock } from '../ports/lock.js';
@@ -18,7 +12,6 @@ export const SYNC_LOCK = 'g2a:sync:lock';
 
 export interface RunSyncDeps {
   uow: UnitOfWork;
-  syncRuns: SyncRunRepository;
   g2a: G2A;
   lock: Lock;
   progress: SyncProgressBoard;
@@ -43,7 +36,7 @@ export async function runSync(
   input: { runId: string; finalAttempt: boolean },
 ): Promise<RunSyncOutcome> {
   const log = deps.logger.child({ runId: input.runId });
-  const known = await deps.syncRuns.findById(input.runId);
+  const known = await deps.uow.run((scope) => scope.syncRuns.findById(input.runId));
   if (!known || (known.status !== 'queued' && known.status !== 'running')) return 'ignored';
 
   try {
@@ -76,7 +69,9 @@ async function execute(
   let beat: Promise<unknown> = Promise.resolve();
   const heartbeat = setInterval(
     () => {
-      beat = deps.syncRuns.heartbeat(run.runId, deps.clock.now()).catch(() => undefined);
+      beat = deps.uow
+        .run((scope) => scope.syncRuns.heartbeat(run.runId, deps.clock.now()))
+        .catch(() => undefined);
     },
     Math.max(250, deps.staleAfterMs / 4),
   );
@@ -110,7 +105,7 @@ async function execute(
       log.error({ outcome: 'failed', err: message, durationMs }, 'sync run failed');
       return 'failed';
     }
-    await deps.syncRuns.release(run.runId);
+    await deps.uow.run((scope) => scope.syncRuns.release(run.runId));
     log.warn(
       { outcome: 'released', err: message, durationMs },
       'sync run interrupted; it resumes from its last page',

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
-import { createShop } from '../compose.js';
+import { createShop } from '../compose/create-shop.js';
 import { createLogger } from '../logger.js';
 
 const { values } = parseArgs({ options: { email: { type: 'string' }, password: { type: 'string' } } });

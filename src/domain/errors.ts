@@ -1,11 +1,9 @@
-/** Every stable error code a client may see. The HTTP adapter maps each to a status in one table. */
-export type ErrorCode =
+/**
+ * Every stable code a rule of the shop can break. Transport codes (malformed JSON, unknown route, …) belong to
+ * the HTTP adapter, which maps both to statuses in one table.
+ */
+export type DomainErrorCode =
   | 'VALIDATION_FAILED'
-  | 'INVALID_JSON'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'ROUTE_NOT_FOUND'
-  | 'RATE_LIMITED'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'SESSION_REQUIRED'
@@ -19,14 +17,12 @@ export type ErrorCode =
   | 'OUT_OF_STOCK'
   | 'QUANTITY_LIMIT'
   | 'SYNC_IN_PROGRESS'
-  | 'MERGE_FAILED'
-  | 'INTERNAL_ERROR'
-  | 'SERVICE_UNAVAILABLE';
+  | 'MERGE_FAILED';
 
 /** A rule of the shop was broken; `code` is stable, the message is for humans. */
 export class DomainError extends Error {
   constructor(
-    readonly code: ErrorCode,
+    readonly code: DomainErrorCode,
     message: string,
     readonly details?: Record<string, unknown>,
   ) {

@@ -1,14 +1,9 @@
-/** The families whose members are invalidated together by bumping a generation counter. */
-export type CacheFamily = 'catalog' | 'home';
+import type { CacheFamily, CacheInvalidation } from '../domain/cache-invalidation.js';
+
+export type { CacheFamily, CacheInvalidation } from '../domain/cache-invalidation.js';
 
 /** What a cache-aside read is about: a plain key (`game:{id}`) or a member of a family (`catalog:{gen}:{hash}`). */
 export type CacheRef = { key: string } | { family: CacheFamily; member: string };
-
-/** What one invalidation removes: keys deleted, families bumped to a new generation. */
-export interface CacheInvalidation {
-  keys?: string[];
-  families?: CacheFamily[];
-}
 
 export type CacheHealth = 'ok' | 'down' | 'disabled';
 

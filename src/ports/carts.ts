@@ -7,10 +7,20 @@ export type { CartOwner } from '../domain/cart.js';
 /** What adding a game to a cart or a wishlist needs to know about it. */
 export type GameAvailability = Pick<Game, 'id' | 'qty' | 'availableToBuy' | 'delisted'>;
 
-/** Cart lines of users and guest sessions. Bound to a transaction inside a unit of work. */
-export interface CartRepository {
+/** Reads carts outside a transaction. */
+export interface CartReader {
   /** The owner's lines with each game's current name, price and availability, oldest line first. */
   lines(owner: CartOwner): Promise<CartLine[]>;
+}
+
+/** The owners whose carts and wishlists hold some games. */
+export interface GameHolders {
+  carts: CartOwner[];
+  wishlists: CartOwner[];
+}
+
+/** Cart lines of users and guest sessions, as a transaction changes them (with the locks that takes). */
+export interface CartRepository extends CartReader {
   /** As `lines`, with the lines locked until the transaction ends: concurrent changes to them wait. */
   lockedLines(owner: CartOwner): Promise<CartLine[]>;
   /**
@@ -35,10 +45,10 @@ export interface CartRepository {
   remove(owner: CartOwner, gameIds: string[]): Promise<number>;
   /** Removes every line of the owner; answers how many went. */
   clear(owner: CartOwner): Promise<number>;
-  /** The game's stock and listing state, or `null` when no such game exists. */
   /**
    * The game's stock, share-locking its row for the transaction: a catalogue change of the game then waits for
-   * this cart change (and sees its line when it lists the carts to invalidate), or the other way round.
+   * this cart change (and sees its line when it lists the carts to invalidate), or the other way round. `null`
+   * when no such game exists.
    */
   findGameAvailability(gameId: string): Promise<GameAvailability | null>;
   /** Share-locks the owner's row (user or live guest session); false when there is none. */
@@ -53,17 +63,18 @@ export interface CartRepository {
     sessionId: string,
     now: Date,
   ): Promise<{ userFound: boolean; sessionFound: boolean }>;
-  /**
-   * The cart and wishlist cache keys of every owner holding any of these games: the entries that show a price
-   * or an availability that just changed.
-   */
-  cacheKeysHoldingGames(gameIds: string[]): Promise<string[]>;
+  /** Every owner whose cart or wishlist holds any of these games: they show a price or stock that changed. */
+  holdersOf(gameIds: string[]): Promise<GameHolders>;
 }
 
-/** Wishlists of users and guest sessions. Bound to a transaction inside a unit of work. */
-export interface WishlistRepository {
+/** Reads wishlists outside a transaction. */
+export interface WishlistReader {
   /** The owner's wishlisted games as they are now, newest entry first. */
   entries(owner: CartOwner): Promise<WishlistEntry[]>;
+}
+
+/** Wishlists of users and guest sessions, as a transaction changes them. */
+export interface WishlistRepository extends WishlistReader {
   /** The ids of the owner's wishlisted games. */
   gameIds(owner: CartOwner): Promise<string[]>;
   /** Wishlists the game; answers `false` when it already was (nothing changed). */

@@ -39,7 +39,7 @@ export interface CatalogChanges {
   taxonomyChanged: boolean;
 }
 
-/** Writes the catalogue; bound to the caller's transaction. */
+/** Writes the catalogue; bound to the caller's transaction (it locks the games it changes). */
 export interface CatalogRepository {
   /** Upserts one page of products seen by run `runId`; curated ('shop') categories and genres are kept. */
   upsertEntries(runId: string, entries: CatalogEntry[]): Promise<CatalogChanges>;
@@ -70,7 +70,17 @@ export interface CatalogReader {
   taxonomy(kind: TaxonomyKind): Promise<TaxonomyRef[]>;
 }
 
-export interface SyncRunRepository {
+/** Reads sync runs outside a transaction. */
+export interface SyncRunReader {
+  findById(runId: string): Promise<SyncRun | null>;
+  /** The newest runs first. */
+  recent(limit: number): Promise<SyncRun[]>;
+  /** Whether a run of this kind ever finished. */
+  anyFinished(kind: SyncKind): Promise<boolean>;
+}
+
+/** Sync runs as a transaction changes them. */
+export interface SyncRunRepository extends SyncRunReader {
   /** Queues a run, or answers null when a run of either kind is already queued or running. */
   queue(kind: SyncKind, trigger: SyncTrigger): Promise<SyncRun | null>;
   /** Records a run that did not happen (a scheduled trigger that found another run), for the status list. */
@@ -78,7 +88,6 @@ export interface SyncRunRepository {
   findActive(): Promise<SyncRun | null>;
   /** When the run's worker last reported (null for an unknown run). */
   heartbeatOf(runId: string): Promise<Date | null>;
-  findById(runId: string): Promise<SyncRun | null>;
   /**
    * queued → running, or takes over a running run whose heartbeat is older than `staleAfterMs` (its worker
    * died); answers the run, or null when it is not runnable (finished, or alive elsewhere).
@@ -98,18 +107,9 @@ export interface SyncRunRepository {
   finish(runId: string, now: Date): Promise<void>;
   fail(runId: string, error: string, now: Date): Promise<void>;
   skip(runId: string, reason: string, now: Date): Promise<void>;
-  recent(limit: number): Promise<SyncRun[]>;
 }
 
 /** Publishes live progress (`g2a:sync:progress`) for operators; best effort, Postgres keeps the truth. */
 export interface SyncProgressBoard {
   publish(run: { runId: string; kind: SyncKind; status: string; progress: SyncProgress }): Promise<void>;
-}
-
-/** Schedules background work inside the caller's transaction. */
-export interface JobQueue {
-  /** Answers the job's id. */
-  enqueueSyncRun(run: { runId: string; kind: SyncKind }): Promise<string>;
-  /** Cancels a sync job (a dead worker's), freeing the queue's single active slot. */
-  cancelSyncRun(jobId: string): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { CartRepository, WishlistRepository } from './carts.js';
-import type { CatalogRepository, JobQueue, SyncRunRepository } from './catalog.js';
+import type { CatalogRepository, SyncRunRepository } from './catalog.js';
+import type { JobQueue } from './job-queue.js';
 import type { OutboxWriter } from './outbox.js';
 import type {
   EmailVerificationRepository,
@@ -8,7 +9,10 @@ import type {
 } from './tokens.js';
 import type { UserRepository } from './users.js';
 
-/** Repositories and the outbox writer bound to one transaction. */
+/**
+ * Repositories and the outbox writer bound to one transaction. Only these may lock rows: the readers used
+ * outside a transaction have no locking methods.
+ */
 export interface TransactionScope {
   users: UserRepository;
   refreshTokens: RefreshTokenRepository;
@@ -24,7 +28,7 @@ export interface TransactionScope {
 
 /**
  * Runs `work` in one database transaction. After commit, cache invalidations written to the outbox are also
- * applied at once (best effort) and the outbox workers are nudged; after rollback nothing leaves.
+ * applied at once (best effort) and the outbox workers are woken; after rollback nothing leaves.
  */
 export interface UnitOfWork {
   run<T>(work: (scope: TransactionScope) => Promise<T>): Promise<T>;

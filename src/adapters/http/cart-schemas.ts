@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { MAX_QTY_PER_GAME } from '../../domain/cart.js';
 import { Uuid } from './schemas.js';
 
 const Cents = Type.Integer({ minimum: 0 });
@@ -12,7 +13,7 @@ export const CartSchema = Type.Object({
       name: Type.String(),
       slug: Type.String(),
       thumbnail: Type.Union([Type.String(), Type.Null()]),
-      quantity: Type.Integer({ minimum: 1, maximum: 10 }),
+      quantity: Type.Integer({ minimum: 1, maximum: MAX_QTY_PER_GAME }),
       unitPriceCents: Type.Integer({
         minimum: 0,
         description: 'The current price: the price checkout charges',
@@ -57,7 +58,7 @@ export const MergeReportSchema = Type.Object(
         { description: 'Guest lines left on the guest session; they merge at a later sign-in' },
       ),
       capped: Type.Array(Type.Object({ gameId: Uuid, requested: Type.Integer(), quantity: Type.Integer() }), {
-        description: 'Merged games whose summed quantity was cut to the per-game maximum of 10',
+        description: `Merged games whose summed quantity was cut to the per-game maximum of ${MAX_QTY_PER_GAME}`,
       }),
     }),
     wishlist: Type.Object({

@@ -1,6 +1,19 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, type ErrorCode } from '../../domain/errors.js';
+import { DomainError, type DomainErrorCode } from '../../domain/errors.js';
+
+/** Codes of the transport itself: a request the API could not read, route or admit. */
+export type HttpErrorCode =
+  | 'INVALID_JSON'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'ROUTE_NOT_FOUND'
+  | 'RATE_LIMITED'
+  | 'INTERNAL_ERROR'
+  | 'SERVICE_UNAVAILABLE';
+
+/** Every stable code a client may see. */
+export type ErrorCode = DomainErrorCode | HttpErrorCode;
 
 /** The one table from stable error codes to HTTP statuses. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {

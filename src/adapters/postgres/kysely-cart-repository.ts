@@ -1,7 +1,7 @@
-import { sql, type Kysely } from 'kysely';
-import { cartCacheKey, wishlistCacheKey, type CartLine, type CartOwner } from '../../domain/cart.js';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { CartLine, CartOwner } from '../../domain/cart.js';
 import { isInStock } from '../../domain/game.js';
-import type { CartRepository, GameAvailability } from '../../ports/carts.js';
+import type { CartReader, CartRepository, GameAvailability, GameHolders } from '../../ports/carts.js';
 import { ownerColumn, ownerValues } from './cart-owner-columns.js';
 import type { Database } from './schema.js';
 
@@ -13,20 +13,17 @@ function ownersOf(rows: { user_id: string | null; session_id: string | null }[])
   );
 }
 
-export class KyselyCartRepository implements CartRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+export class KyselyCartReader implements CartReader {
+  constructor(protected readonly db: Kysely<Database>) {}
 
-  lines(owner: CartOwner): Promise<CartLine[]> {
-    return this.selectLines(owner, false);
+  async lines(owner: CartOwner): Promise<CartLine[]> {
+    const rows = await this.linesQuery(owner).orderBy('c.created_at').orderBy('c.game_id').execute();
+    return rows.map(toCartLine);
   }
 
-  lockedLines(owner: CartOwner): Promise<CartLine[]> {
-    return this.selectLines(owner, true);
-  }
-
-  private async selectLines(owner: CartOwner, lock: boolean): Promise<CartLine[]> {
+  protected linesQuery(owner: CartOwner) {
     const { column, id } = ownerColumn(owner);
-    let query = this.db
+    return this.db
       .selectFrom('cart_items as c')
       .innerJoin('games as g', 'g.id', 'c.game_id')
       .select([
@@ -42,26 +39,35 @@ export class KyselyCartRepository implements CartRepository {
         'c.created_at',
       ])
       .where(`c.${column}`, '=', id);
-    // Locked lines are taken in one fixed order (game id), so two lockers never wait on each other crosswise;
-    // either way they are answered in the order the owner added them.
-    query = lock
-      ? query.orderBy('c.game_id').forUpdate('c')
-      : query.orderBy('c.created_at').orderBy('c.game_id');
-    const rows = await query.execute();
-    if (lock)
-      rows.sort(
-        (a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.game_id < b.game_id ? -1 : 1),
-      );
-    return rows.map((row) => ({
-      gameId: row.game_id,
-      name: row.name,
-      slug: row.slug,
-      thumbnail: row.thumbnail,
-      quantity: row.quantity,
-      unitPriceCents: row.price_cents,
-      inStock: isInStock({ qty: row.qty, availableToBuy: row.available_to_buy, delisted: row.delisted }),
-      delisted: row.delisted,
-    }));
+  }
+}
+
+type LineRow = Awaited<ReturnType<ReturnType<KyselyCartReader['linesQuery']>['execute']>>[number];
+
+function toCartLine(row: LineRow): CartLine {
+  return {
+    gameId: row.game_id,
+    name: row.name,
+    slug: row.slug,
+    thumbnail: row.thumbnail,
+    quantity: row.quantity,
+    unitPriceCents: row.price_cents,
+    inStock: isInStock({ qty: row.qty, availableToBuy: row.available_to_buy, delisted: row.delisted }),
+    delisted: row.delisted,
+  };
+}
+
+export class KyselyCartRepository extends KyselyCartReader implements CartRepository {
+  constructor(tx: Transaction<Database>) {
+    super(tx);
+  }
+
+  async lockedLines(owner: CartOwner): Promise<CartLine[]> {
+    // Locked in one fixed order (game id), so two lockers never wait on each other crosswise; answered in the
+    // order the owner added them.
+    const rows = await this.linesQuery(owner).orderBy('c.game_id').forUpdate('c').execute();
+    rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.game_id < b.game_id ? -1 : 1));
+    return rows.map(toCartLine);
   }
 
   async add(
@@ -199,8 +205,8 @@ export class KyselyCartRepository implements CartRepository {
     return { userFound: user !== undefined, sessionFound: session !== undefined };
   }
 
-  async cacheKeysHoldingGames(gameIds: string[]): Promise<string[]> {
-    if (gameIds.length === 0) return [];
+  async holdersOf(gameIds: string[]): Promise<GameHolders> {
+    if (gameIds.length === 0) return { carts: [], wishlists: [] };
     const holders = (table: 'cart_items' | 'wishlist_items') =>
       this.db
         .selectFrom(table)
@@ -209,6 +215,6 @@ export class KyselyCartRepository implements CartRepository {
         .where('game_id', '=', sql<string>`any(${sql.val(gameIds)}::uuid[])`)
         .execute();
     const [cartHolders, wishlistHolders] = [await holders('cart_items'), await holders('wishlist_items')];
-    return [...ownersOf(cartHolders).map(cartCacheKey), ...ownersOf(wishlistHolders).map(wishlistCacheKey)];
+    return { carts: ownersOf(cartHolders), wishlists: ownersOf(wishlistHolders) };
   }
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Selectable, type Transaction } from 'kysely';
 import { slugify } from '../../domain/game.js';
 import type { CatalogChanges, CatalogEntry, CatalogRepository, StockEntry } from '../../ports/catalog.js';
 import type { Database, GamesTable } from './schema.js';
@@ -28,7 +28,7 @@ type Existing = Pick<Selectable<GamesTable>, (typeof COMPARED_COLUMNS)[number]>;
 const noChanges = (): CatalogChanges => ({ changedGameIds: [], repricedGameIds: [], taxonomyChanged: false });
 
 export class KyselyCatalogRepository implements CatalogRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Transaction<Database>) {}
 
   async upsertEntries(runId: string, entries: CatalogEntry[]): Promise<CatalogChanges> {
     if (entries.length === 0) return noChanges();

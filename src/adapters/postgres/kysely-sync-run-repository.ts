@@ -1,6 +1,6 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { SyncKind, SyncRun, SyncTrigger } from '../../domain/sync-run.js';
-import type { SyncRunRepository } from '../../ports/catalog.js';
+import type { SyncRunReader, SyncRunRepository } from '../../ports/catalog.js';
 import type { Database, SyncRunsTable } from './schema.js';
 
 function toSyncRun(row: Selectable<SyncRunsTable>): SyncRun {
@@ -23,8 +23,41 @@ function toSyncRun(row: Selectable<SyncRunsTable>): SyncRun {
   };
 }
 
-export class KyselySyncRunRepository implements SyncRunRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+export class KyselySyncRunReader implements SyncRunReader {
+  constructor(protected readonly db: Kysely<Database>) {}
+
+  async findById(runId: string): Promise<SyncRun | null> {
+    const row = await this.db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirst();
+    return row ? toSyncRun(row) : null;
+  }
+
+  async recent(limit: number): Promise<SyncRun[]> {
+    const rows = await this.db
+      .selectFrom('sync_runs')
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(toSyncRun);
+  }
+
+  async anyFinished(kind: SyncKind): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('sync_runs')
+      .select('id')
+      .where('kind', '=', kind)
+      .where('status', '=', 'finished')
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+}
+
+export class KyselySyncRunRepository extends KyselySyncRunReader implements SyncRunRepository {
+  constructor(tx: Transaction<Database>) {
+    super(tx);
+  }
 
   async queue(kind: SyncKind, trigger: SyncTrigger): Promise<SyncRun | null> {
     // The partial unique index admits one queued-or-running run, whatever its kind; a loser inserts nothing.
@@ -61,11 +94,6 @@ export class KyselySyncRunRepository implements SyncRunRepository {
       .where('id', '=', runId)
       .executeTakeFirst();
     return row?.heartbeat_at ?? null;
-  }
-
-  async findById(runId: string): Promise<SyncRun | null> {
-    const row = await this.db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirst();
-    return row ? toSyncRun(row) : null;
   }
 
   async start(runId: string, now: Date, staleAfterMs: number): Promise<SyncRun | null> {
@@ -157,16 +185,5 @@ export class KyselySyncRunRepository implements SyncRunRepository {
       .where('id', '=', runId)
       .where('status', '=', 'queued')
       .execute();
-  }
-
-  async recent(limit: number): Promise<SyncRun[]> {
-    const rows = await this.db
-      .selectFrom('sync_runs')
-      .selectAll()
-      .orderBy('created_at', 'desc')
-      .orderBy('id')
-      .limit(limit)
-      .execute();
-    return rows.map(toSyncRun);
   }
 }

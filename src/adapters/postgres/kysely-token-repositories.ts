@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type {
   EmailVerificationRepository,
   GuestSessionRepository,
@@ -19,7 +19,7 @@ function toRefreshToken(row: Selectable<RefreshTokensTable>): StoredRefreshToken
 }
 
 export class KyselyRefreshTokenRepository implements RefreshTokenRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Transaction<Database>) {}
 
   async insert(token: {
     tokenHash: string;
@@ -71,7 +71,7 @@ export class KyselyRefreshTokenRepository implements RefreshTokenRepository {
 }
 
 export class KyselyEmailVerificationRepository implements EmailVerificationRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Transaction<Database>) {}
 
   async insert(token: { tokenHash: string; userId: string; expiresAt: Date }): Promise<void> {
     await this.db
@@ -96,6 +96,7 @@ export class KyselyEmailVerificationRepository implements EmailVerificationRepos
 /** Sliding expiry is written at most once a day per session, not on every request. */
 const TOUCH_GRANULARITY_MS = 24 * 3600 * 1000;
 
+/** Guest sessions; single statements without locks, so it serves a transaction and the pool alike. */
 export class KyselyGuestSessionRepository implements GuestSessionRepository {
   constructor(private readonly db: Kysely<Database>) {}
 

@@ -1,6 +1,6 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { User, UserRole } from '../../domain/user.js';
-import type { NewUser, UserRepository } from '../../ports/users.js';
+import type { NewUser, UserReader, UserRepository } from '../../ports/users.js';
 import type { Database, UsersTable } from './schema.js';
 
 export function toUser(row: Selectable<UsersTable>): User {
@@ -17,8 +17,24 @@ export function toUser(row: Selectable<UsersTable>): User {
   };
 }
 
-export class KyselyUserRepository implements UserRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+export class KyselyUserReader implements UserReader {
+  constructor(protected readonly db: Kysely<Database>) {}
+
+  async findById(id: string): Promise<User | null> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
+  async findCredentialsByEmail(email: string): Promise<{ user: User; passwordHash: string } | null> {
+    const row = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+    return row ? { user: toUser(row), passwordHash: row.password_hash } : null;
+  }
+}
+
+export class KyselyUserRepository extends KyselyUserReader implements UserRepository {
+  constructor(tx: Transaction<Database>) {
+    super(tx);
+  }
 
   async insertIfEmailFree(user: NewUser): Promise<User | null> {
     const row = await this.db
@@ -35,16 +51,6 @@ export class KyselyUserRepository implements UserRepository {
       .returningAll()
       .executeTakeFirst();
     return row ? toUser(row) : null;
-  }
-
-  async findById(id: string): Promise<User | null> {
-    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? toUser(row) : null;
-  }
-
-  async findCredentialsByEmail(email: string): Promise<{ user: User; passwordHash: string } | null> {
-    const row = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
-    return row ? { user: toUser(row), passwordHash: row.password_hash } : null;
   }
 
   async markEmailVerified(id: string, at: Date): Promise<void> {

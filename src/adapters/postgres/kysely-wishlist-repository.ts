@@ -1,13 +1,13 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { CartOwner } from '../../domain/cart.js';
 import { isInStock } from '../../domain/game.js';
 import type { WishlistEntry } from '../../domain/wishlist.js';
-import type { WishlistRepository } from '../../ports/carts.js';
+import type { WishlistReader, WishlistRepository } from '../../ports/carts.js';
 import { ownerColumn, ownerValues } from './cart-owner-columns.js';
 import type { Database } from './schema.js';
 
-export class KyselyWishlistRepository implements WishlistRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+export class KyselyWishlistReader implements WishlistReader {
+  constructor(protected readonly db: Kysely<Database>) {}
 
   async entries(owner: CartOwner): Promise<WishlistEntry[]> {
     const { column, id } = ownerColumn(owner);
@@ -41,6 +41,12 @@ export class KyselyWishlistRepository implements WishlistRepository {
       delisted: row.delisted,
       addedAt: row.created_at,
     }));
+  }
+}
+
+export class KyselyWishlistRepository extends KyselyWishlistReader implements WishlistRepository {
+  constructor(tx: Transaction<Database>) {
+    super(tx);
   }
 
   async gameIds(owner: CartOwner): Promise<string[]> {

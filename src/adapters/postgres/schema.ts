@@ -42,18 +42,6 @@ export interface GuestSessionsTable {
   expires_at: Timestamp;
 }
 
-export interface OutboxTable {
-  id: Generated<string>;
-  topic: string;
-  payload: ColumnType<unknown, string, string>;
-  status: ColumnType<'pending' | 'done' | 'dead', 'pending' | undefined, 'pending' | 'done' | 'dead'>;
-  attempts: ColumnType<number, number | undefined, number>;
-  last_error: string | null;
-  job_id: string | null;
-  created_at: Timestamp;
-  processed_at: NullableTimestamp;
-}
-
 export interface RateLimitHitsTable {
   key: string;
   hits: number;
@@ -65,7 +53,6 @@ export interface Database extends CatalogDatabase, CartDatabase {
   email_verification_tokens: EmailVerificationTokensTable;
   refresh_tokens: RefreshTokensTable;
   guest_sessions: GuestSessionsTable;
-  outbox: OutboxTable;
   rate_limit_hits: RateLimitHitsTable;
 }
 

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { AddCartItemInput, AddCartItemOutput } from '../../../application/add-cart-item.js';
 import type { RemoveCartItemInput } from '../../../application/remove-cart-item.js';
 import type { SetCartItemQuantityInput } from '../../../application/set-cart-item-quantity.js';
-import type { Cart, CartOwner } from '../../../domain/cart.js';
+import { MAX_QTY_PER_GAME, type Cart, type CartOwner } from '../../../domain/cart.js';
 import { CartSchema, GameIdParams } from '../cart-schemas.js';
 import { errors, Uuid } from '../schemas.js';
 
@@ -17,8 +17,7 @@ export interface CartUseCases {
 
 const ownerSecurity: { [scheme: string]: string[] }[] = [{ bearerAuth: [] }, { guestSession: [] }];
 
-const QUANTITY_RULE =
-  'Whole units, at least 1 (else 400); a cart holds at most 10 of one game (more is 422 QUANTITY_LIMIT)';
+const QUANTITY_RULE = `Whole units, at least 1 (else 400); a cart holds at most ${MAX_QTY_PER_GAME} of one game (more is 422 QUANTITY_LIMIT)`;
 const Quantity = Type.Integer({ minimum: 1, description: QUANTITY_RULE });
 const AddedQuantity = Type.Integer({ minimum: 1, default: 1, description: QUANTITY_RULE });
 

@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 import CircuitBreaker from 'opossum';
 import type { Pool } from 'pg';
 import type { Logger } from '../../ports/logger.js';
-import { LuaScript } from '../redis/lua-script.js';
-import { createThrottledWarning } from '../redis/throttled-warning.js';
+import { LuaScript } from './lua-script.js';
+import { createThrottledWarning } from './throttled-warning.js';
 
 export interface RateLimitStoreDeps {
   /** Counts in Redis while it answers; absent or unreachable, counts go to Postgres. */

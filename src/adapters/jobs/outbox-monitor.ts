@@ -1,0 +1,66 @@
+import type PgBoss from 'pg-boss';
+import type { OutboxBacklog, OutboxMonitor } from '../../ports/outbox.js';
+import { PG_BOSS_SCHEMA } from './outbox-worker.js';
+import { outboxTopicNames, type OutboxRegistry } from './outbox-topics.js';
+
+/** The outbox backlog read from pg-boss, whose jobs are the outbox messages. */
+export class PgBossOutboxMonitor implements OutboxMonitor {
+  private readonly topicOfQueue: Map<string, string>;
+
+  constructor(
+    private readonly boss: PgBoss,
+    registry: OutboxRegistry,
+  ) {
+    this.topicOfQueue = new Map(outboxTopicNames(registry).map((topic) => [registry[topic].queue, topic]));
+  }
+
+  async backlog(): Promise<OutboxBacklog> {
+    const queues = [...this.topicOfQueue.keys()];
+    const db = this.boss.getDb();
+    // pg-boss job states in order: created, retry, active (pending), completed, cancelled, failed (dead).
+    const counts = await db.executeSql(
+      `SELECT name,
+         count(*) FILTER (WHERE state < 'completed')::int AS pending,
+         count(*) FILTER (WHERE state = 'failed')::int AS dead,
+         extract(epoch FROM now() - min(created_on) FILTER (WHERE state < 'completed'))::float8 AS oldest_age
+       FROM ${PG_BOSS_SCHEMA}.job
+       WHERE name = ANY($1::text[]) AND state IN ('created', 'retry', 'active', 'failed')
+       GROUP BY name ORDER BY name`,
+      [queues],
+    );
+    const dead = await db.executeSql(
+      `SELECT id, name, retry_count, output->>'message' AS last_error, created_on
+       FROM ${PG_BOSS_SCHEMA}.job
+       WHERE name = ANY($1::text[]) AND state = 'failed'
+       ORDER BY completed_on DESC LIMIT 20`,
+      [queues],
+    );
+    const byTopic = (
+      counts.rows as { name: string; pending: number; dead: number; oldest_age: number | null }[]
+    )
+      .map((row) => ({ ...row, topic: this.topicOfQueue.get(row.name)! }))
+      .sort((a, b) => a.topic.localeCompare(b.topic));
+    const ages = byTopic.map((t) => t.oldest_age).filter((age): age is number => age !== null);
+    return {
+      pending: byTopic.reduce((sum, t) => sum + t.pending, 0),
+      dead: byTopic.reduce((sum, t) => sum + t.dead, 0),
+      oldestPendingAgeSeconds: ages.length > 0 ? Math.max(0, ...ages) : null,
+      byTopic: byTopic.map((t) => ({ topic: t.topic, pending: t.pending, dead: t.dead })),
+      recentDead: (
+        dead.rows as {
+          id: string;
+          name: string;
+          retry_count: number;
+          last_error: string | null;
+          created_on: Date;
+        }[]
+      ).map((row) => ({
+        id: row.id,
+        topic: this.topicOfQueue.get(row.name)!,
+        attempts: row.retry_count + 1,
+        lastError: row.last_error,
+        createdAt: new Date(row.created_on),
+      })),
+    };
+  }
+}

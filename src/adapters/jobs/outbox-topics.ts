@@ -1,0 +1,115 @@
+import { mergeInvalidations } from '../../domain/cache-invalidation.js';
+import type { Cache } from '../../ports/cache.js';
+import type { Logger } from '../../ports/logger.js';
+import type { Mailer } from '../../ports/mailer.js';
+import type { OutboxTopic, OutboxTopics } from '../../ports/outbox.js';
+
+/** One message of a topic as a worker receives it; `id` is its pg-boss job id, stable across retries. */
+export interface OutboxMessage<T extends OutboxTopic = OutboxTopic> {
+  id: string;
+  payload: OutboxTopics[T];
+}
+
+/** What delivering a topic may use. */
+export interface OutboxDeliveryDeps {
+  cache: Cache;
+  mailer: Mailer;
+  logger: Logger;
+}
+
+/** How a topic's messages are retried; every delivery is at least once, so every handler is idempotent. */
+export interface OutboxDelivery {
+  /** Attempts after the first; past them a message is dead (`failed`, kept for inspection). */
+  retryLimit: number;
+  retryDelaySeconds: number;
+  retryBackoff: boolean;
+  /** A worker that died mid-delivery gives its messages back after this long. */
+  expireInSeconds: number;
+  /** Messages one worker takes at a time. */
+  batchSize: number;
+}
+
+/** Everything about one outbox topic, in one place. */
+export interface OutboxTopicEntry<T extends OutboxTopic> {
+  queue: string;
+  delivery: OutboxDelivery;
+  /**
+   * Delivers a batch; answers the messages that failed, by id (the others count as delivered). Must be
+   * idempotent: a message may come again after a crash or an expiry.
+   */
+  deliver(messages: OutboxMessage<T>[], deps: OutboxDeliveryDeps): Promise<Map<string, Error>>;
+  /** Payload fields dropped once the message was delivered: they carry secrets nobody needs afterwards. */
+  scrubAfterDelivery?: readonly (keyof OutboxTopics[T] & string)[];
+  /**
+   * Best-effort work right after the writing transaction committed, ahead of the worker (read-your-writes);
+   * the worker still delivers the message. Bounded by the unit of work.
+   */
+  afterCommit?(payloads: OutboxTopics[T][], deps: { cache: Cache }): Promise<void>;
+}
+
+export type OutboxRegistry = { [T in OutboxTopic]: OutboxTopicEntry<T> };
+
+export interface OutboxSettings {
+  /** Deliveries of an e-mail before it is dead. */
+  emailMaxAttempts: number;
+  /** Overrides per topic, for tests that want short delays. */
+  delivery?: { [T in OutboxTopic]?: Partial<OutboxDelivery> };
+}
+
+/** Every outbox topic of the shop: payload (by its port type), queue, retry policy, handler, scrubbing. */
+export function outboxRegistry(settings: OutboxSettings): OutboxRegistry {
+  const delivery = <T extends OutboxTopic>(topic: T, base: OutboxDelivery): OutboxDelivery => ({
+    ...base,
+    ...settings.delivery?.[topic],
+  });
+  return {
+    'cache.invalidate': {
+      queue: 'outbox-cache',
+      // Never dead: a stale entry must go however long Redis is away, and a retry against an open circuit
+      // costs microseconds.
+      delivery: delivery('cache.invalidate', {
+        retryLimit: 1_000_000,
+        retryDelaySeconds: 2,
+        retryBackoff: false,
+        expireInSeconds: 60,
+        batchSize: 50,
+      }),
+      // One Redis round trip for the whole batch; invalidation is idempotent, so all-or-nothing is right.
+      async deliver(messages, { cache }) {
+        const failures = new Map<string, Error>();
+        try {
+          await cache.invalidate(mergeInvalidations(messages.map((m) => m.payload)));
+        } catch (error) {
+          for (const m of messages) failures.set(m.id, error as Error);
+        }
+        return failures;
+      },
+      afterCommit: (payloads, { cache }) => cache.invalidate(mergeInvalidations(payloads)),
+    },
+    'email.send': {
+      queue: 'outbox-email',
+      delivery: delivery('email.send', {
+        retryLimit: settings.emailMaxAttempts - 1,
+        retryDelaySeconds: 10,
+        retryBackoff: true,
+        expireInSeconds: 120,
+        batchSize: 10,
+      }),
+      async deliver(messages, { mailer }) {
+        const failures = new Map<string, Error>();
+        for (const m of messages) {
+          try {
+            await mailer.send(m.payload);
+          } catch (error) {
+            failures.set(m.id, error as Error);
+          }
+        }
+        return failures;
+      },
+      // A sent e-mail's text carries a live token: the message keeps who and what, not the text.
+      scrubAfterDelivery: ['text', 'html'],
+    },
+  };
+}
+
+export const outboxTopicNames = (registry: OutboxRegistry) => Object.keys(registry) as OutboxTopic[];

@@ -1,0 +1,39 @@
+import type PgBoss from 'pg-boss';
+import type { CacheInvalidation } from '../../ports/cache.js';
+import type { OutboxTopic, OutboxTopics, OutboxWriter } from '../../ports/outbox.js';
+import type { OutboxRegistry } from './outbox-topics.js';
+
+/**
+ * Writes outbox messages as pg-boss jobs through the caller's transaction (`db`): a message exists if and only
+ * if the transaction commits. Remembers what it wrote, for the unit of work's after-commit work.
+ */
+export class PgBossOutboxWriter implements OutboxWriter {
+  /** Payloads written, by topic. */
+  readonly written = new Map<OutboxTopic, unknown[]>();
+
+  constructor(
+    private readonly boss: PgBoss,
+    private readonly registry: OutboxRegistry,
+    private readonly db: PgBoss.Db,
+  ) {}
+
+  async add<T extends OutboxTopic>(topic: T, payload: OutboxTopics[T]): Promise<void> {
+    const { queue, delivery } = this.registry[topic];
+    const id = await this.boss.send(queue, payload as object, {
+      db: this.db,
+      retryLimit: delivery.retryLimit,
+      retryDelay: delivery.retryDelaySeconds,
+      retryBackoff: delivery.retryBackoff,
+      expireInSeconds: delivery.expireInSeconds,
+    });
+    // pg-boss 10 answers null, inserting nothing, when the queue does not exist.
+    if (id === null) throw new Error(`outbox queue ${queue} does not exist`);
+    const payloads = this.written.get(topic) ?? [];
+    payloads.push(payload);
+    this.written.set(topic, payloads);
+  }
+
+  invalidate(target: CacheInvalidation): Promise<void> {
+    return this.add('cache.invalidate', target);
+  }
+}

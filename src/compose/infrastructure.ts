@@ -1,0 +1,217 @@
+import type { Redis } from 'ioredis';
+import type { Logger as PinoLogger } from 'pino';
+import PgBoss from 'pg-boss';
+import type pg from 'pg';
+import { createG2ASimulator } from '../adapters/g2a/simulator.js';
+import { UndiciG2AClient } from '../adapters/g2a/undici-g2a-client.js';
+import { createOutboxQueues, PG_BOSS_SCHEMA } from '../adapters/jobs/outbox-worker.js';
+import { outboxRegistry, type OutboxRegistry, type OutboxSettings } from '../adapters/jobs/outbox-topics.js';
+import { createSyncQueues } from '../adapters/jobs/sync-workers.js';
+import { WorkerWakeups } from '../adapters/jobs/worker-wakeups.js';
+import { LogMailer } from '../adapters/mailer/log-mailer.js';
+import { SmtpMailer } from '../adapters/mailer/smtp-mailer.js';
+import { PostgresAdvisoryLock } from '../adapters/postgres/advisory-lock.js';
+import { createDb, createPool, type Db } from '../adapters/postgres/db.js';
+import { startEmbeddedDatabase } from '../adapters/postgres/embedded-database.js';
+import { KyselyUnitOfWork } from '../adapters/postgres/kysely-unit-of-work.js';
+import { migrateToLatest } from '../adapters/postgres/migrate.js';
+import { createReaders, type Readers } from '../adapters/postgres/repositories.js';
+import { FallbackLock } from '../adapters/redis/fallback-lock.js';
+import { NoopCache } from '../adapters/redis/noop-cache.js';
+import { RedisCache } from '../adapters/redis/redis-cache.js';
+import { createRedisClient } from '../adapters/redis/redis-client.js';
+import { RedisSyncProgressBoard } from '../adapters/redis/redis-sync-progress-board.js';
+import { RedlockLock } from '../adapters/redis/redlock-lock.js';
+import type { Config, Role } from '../config.js';
+import type { Cache } from '../ports/cache.js';
+import type { SyncProgressBoard } from '../ports/catalog.js';
+import { systemClock, type Clock } from '../ports/clock.js';
+import type { G2A } from '../ports/g2a.js';
+import type { Lock } from '../ports/lock.js';
+import type { Logger } from '../ports/logger.js';
+import type { Mailer } from '../ports/mailer.js';
+import type { UnitOfWork } from '../ports/unit-of-work.js';
+import { Shutdown } from './shutdown.js';
+
+export interface InfrastructureOptions {
+  role?: Role;
+  /** pino: the HTTP server logs through it too. */
+  logger: PinoLogger;
+  clock?: Clock;
+  /** Replaces the mailer built from the config (tests inject failures through it). */
+  mailer?: Mailer;
+  /** Overrides outbox delivery policies (tests use short delays). */
+  outboxDelivery?: OutboxSettings['delivery'];
+  /** Replaces the G2A client built from the config (tests wrap it to count or break calls). */
+  g2a?: G2A;
+  /** How often pg-boss gives the jobs of dead workers back and archives old ones (tests shorten it). */
+  jobMaintenanceIntervalSeconds?: number;
+  /** Folder for embedded PostgreSQL data when no DATABASE_URL is given. */
+  dataDir?: string;
+  embeddedPostgresPort?: number;
+}
+
+/** Everything the shop talks to, opened from the config, with what closes it. */
+export interface Infrastructure {
+  config: Config;
+  role: Role;
+  /** Whether this process works jobs (role `all` or `worker`). */
+  runsWorkers: boolean;
+  logger: Logger;
+  clock: Clock;
+  pool: pg.Pool;
+  db: Db;
+  redis?: Redis;
+  cache: Cache;
+  boss: PgBoss;
+  outbox: OutboxRegistry;
+  wakeups: WorkerWakeups;
+  uow: UnitOfWork;
+  readers: Readers;
+  mailer: Mailer;
+  lock: Lock;
+  progress: SyncProgressBoard;
+  /** The G2A the workers use; only processes that work jobs connect to it. */
+  g2a?: G2A;
+  shutdown: Shutdown;
+}
+
+/** Failed outbox messages stay in pg-boss's job table this long for `GET /admin/outbox`. */
+const KEEP_FAILED_SECONDS = 7 * 24 * 3600;
+/** A job whose worker died comes back within its expiry plus this (pg-boss's default is two minutes). */
+const JOB_MAINTENANCE_INTERVAL_SECONDS = 30;
+
+/** Opens pools, the embedded database, Redis, pg-boss, the mailer and G2A; on failure closes what it opened. */
+export async function openInfrastructure(
+  config: Config,
+  options: InfrastructureOptions,
+): Promise<Infrastructure> {
+  const role = options.role ?? 'all';
+  const runsWorkers = role !== 'api';
+  const logger = options.logger;
+  const shutdown = new Shutdown(logger);
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const embedded = await startEmbeddedDatabase({
+        dataDir: options.dataDir ?? '.data',
+        port: options.embeddedPostgresPort ?? 54329,
+        logger,
+      });
+      shutdown.add(() => embedded.stop());
+      databaseUrl = embedded.url;
+    }
+
+    const pool = createPool(databaseUrl, { max: 10, applicationName: `keyshop-${role}` });
+    const db = createDb(pool);
+    shutdown.add(() => db.destroy());
+    await migrateToLatest(db);
+
+    let redis: Redis | undefined;
+    let cache: Cache = new NoopCache();
+    if (config.redisUrl) {
+      const client = createRedisClient(config.redisUrl, { keyPrefix: config.redisKeyPrefix, logger });
+      redis = client;
+      shutdown.add(() => client.quit().catch(() => client.disconnect()));
+      const redisCache = new RedisCache(client, { logger });
+      shutdown.add(async () => redisCache.shutdown());
+      cache = redisCache;
+    } else {
+      logger.warn('REDIS_URL is unset: running without a cache; locks and rate limits use PostgreSQL');
+    }
+
+    const boss = new PgBoss({
+      connectionString: databaseUrl,
+      schema: PG_BOSS_SCHEMA,
+      max: 4,
+      application_name: `keyshop-${role}-jobs`,
+      supervise: runsWorkers,
+      schedule: runsWorkers,
+      archiveFailedAfterSeconds: KEEP_FAILED_SECONDS,
+      maintenanceIntervalSeconds: options.jobMaintenanceIntervalSeconds ?? JOB_MAINTENANCE_INTERVAL_SECONDS,
+    });
+    boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
+    await boss.start();
+    shutdown.onStopJobs(() => boss.stop({ graceful: true, wait: true, timeout: 20_000 }));
+    const outbox = outboxRegistry({
+      emailMaxAttempts: config.outboxMaxAttempts,
+      delivery: options.outboxDelivery,
+    });
+    await createOutboxQueues(boss, outbox);
+    await createSyncQueues(boss);
+
+    let mailer: Mailer = options.mailer ?? new LogMailer(logger);
+    if (!options.mailer && config.smtpUrl) {
+      const smtp = new SmtpMailer(config.smtpUrl, config.mailFrom);
+      shutdown.add(async () => smtp.close());
+      mailer = smtp;
+    }
+
+    const wakeups = new WorkerWakeups(boss);
+    const postgresLock = new PostgresAdvisoryLock(pool, { logger });
+    const lock: Lock = redis
+      ? new FallbackLock({ postgres: postgresLock, redis: new RedlockLock(redis, { logger }), logger })
+      : postgresLock;
+    const progress: SyncProgressBoard = redis
+      ? new RedisSyncProgressBoard(redis)
+      : { publish: async () => {} };
+    const g2a = runsWorkers ? (options.g2a ?? (await connectG2A(config, logger, shutdown))) : undefined;
+
+    return {
+      config,
+      role,
+      runsWorkers,
+      logger,
+      clock: options.clock ?? systemClock,
+      pool,
+      db,
+      redis,
+      cache,
+      boss,
+      outbox,
+      wakeups,
+      uow: new KyselyUnitOfWork({ db, boss, registry: outbox, cache, wakeups, logger }),
+      readers: createReaders(db),
+      mailer,
+      lock,
+      progress,
+      g2a,
+      shutdown,
+    };
+  } catch (error) {
+    await shutdown.run();
+    throw error;
+  }
+}
+
+/** The G2A of the config, or, without credentials, the simulator started in this process. */
+async function connectG2A(config: Config, logger: Logger, shutdown: Shutdown): Promise<G2A> {
+  let baseUrl = config.g2a.baseUrl;
+  if (!baseUrl) {
+    const simulator = createG2ASimulator({
+      products: config.simulatorProducts,
+      seed: 1,
+      apiHash: config.g2a.apiHash,
+      apiSecret: config.g2a.apiSecret,
+      email: config.g2a.email,
+    });
+    baseUrl = await simulator.listen(0, '127.0.0.1');
+    shutdown.add(() => simulator.close());
+  }
+  const client = new UndiciG2AClient({
+    baseUrl,
+    apiHash: config.g2a.apiHash,
+    apiSecret: config.g2a.apiSecret,
+    email: config.g2a.email,
+    ratePerMinute: config.g2a.ratePerMinute,
+    logger,
+  });
+  shutdown.add(() => client.close());
+  logger.info(
+    { g2a: client.describe(), simulator: !config.g2a.baseUrl },
+    config.g2a.baseUrl
+      ? `talking to ${client.describe()}`
+      : `talking to the in-process G2A simulator: ${client.describe()}`,
+  );
+  return client;
+}
