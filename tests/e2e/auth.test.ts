@@ -1,31 +1,23 @@
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, ApiClient } from '../support/http.js';
+import { RecordingMailer } from '../support/recording-mailer.js';
 import { startTestShop, type TestShop } from '../support/test-shop.js';
 
 let shop: TestShop;
-const api = (path: string) => `/api/v1${path}`;
+let http: ApiClient;
+const mailer = new RecordingMailer();
 
 beforeAll(async () => {
-  shop = await startTestShop({ env: { LOGIN_RATE_LIMIT: '5' } });
+  shop = await startTestShop({ env: { LOGIN_RATE_LIMIT: '5' }, mailer });
+  http = new ApiClient(shop);
 });
 afterAll(() => shop?.dispose());
 
-async function register(email: string, password = 'correct horse', extra: Record<string, unknown> = {}) {
-  return shop.app!.inject({
-    method: 'POST',
-    url: api('/auth/register'),
-    payload: { email, password, ...extra },
-  });
-}
+const register = (email: string, password = 'correct horse', extra: Record<string, unknown> = {}) =>
+  http.post('/auth/register', { email, password, ...extra });
 
-async function login(email: string, password: string, ip = '10.0.0.1') {
-  return shop.app!.inject({
-    method: 'POST',
-    url: api('/auth/login'),
-    payload: { email, password },
-    remoteAddress: ip,
-  });
-}
+const login = (email: string, password: string, ip = '10.0.0.1') =>
+  http.request({ method: 'POST', url: api('/auth/login'), payload: { email, password }, remoteAddress: ip });
 
 describe('sign-up and sign-in', () => {
   it('registers, normalises the e-mail, ignores fields a client may not set, and signs in', async () => {
@@ -46,7 +38,7 @@ describe('sign-up and sign-in', () => {
     expect(body.accessToken).toEqual(expect.any(String));
     expect(body.refreshToken).toEqual(expect.any(String));
 
-    const me = await shop.app!.inject({
+    const me = await http.request({
       method: 'GET',
       url: api('/me'),
       headers: { authorization: `Bearer ${body.accessToken}` },
@@ -88,7 +80,7 @@ describe('sign-up and sign-in', () => {
 
   it('rejects missing, malformed and forged access tokens with UNAUTHORIZED', async () => {
     for (const authorization of [undefined, 'Basic abc', 'Bearer not-a-jwt', `Bearer ${forgedToken()}`]) {
-      const response = await shop.app!.inject({
+      const response = await http.request({
         method: 'GET',
         url: api('/me'),
         headers: authorization ? { authorization } : {},
@@ -111,7 +103,7 @@ describe('refresh tokens', () => {
   it('rotates: a spent token is refused and kills its whole family', async () => {
     const first = (await register('dave@example.com')).json();
     const refresh = (token: string) =>
-      shop.app!.inject({ method: 'POST', url: api('/auth/refresh'), payload: { refreshToken: token } });
+      http.request({ method: 'POST', url: api('/auth/refresh'), payload: { refreshToken: token } });
 
     const second = await refresh(first.refreshToken);
     expect(second.statusCode).toBe(200);
@@ -131,19 +123,19 @@ describe('refresh tokens', () => {
 
   it('logout revokes the family; an unknown token is UNAUTHORIZED', async () => {
     const signedIn = (await register('erin@example.com')).json();
-    const logout = await shop.app!.inject({
+    const logout = await http.request({
       method: 'POST',
       url: api('/auth/logout'),
       payload: { refreshToken: signedIn.refreshToken },
     });
     expect(logout.statusCode).toBe(204);
-    const refresh = await shop.app!.inject({
+    const refresh = await http.request({
       method: 'POST',
       url: api('/auth/refresh'),
       payload: { refreshToken: signedIn.refreshToken },
     });
     expect(refresh.statusCode).toBe(401);
-    const unknown = await shop.app!.inject({
+    const unknown = await http.request({
       method: 'POST',
       url: api('/auth/refresh'),
       payload: { refreshToken: 'nope' },
@@ -155,21 +147,14 @@ describe('refresh tokens', () => {
 describe('e-mail verification', () => {
   it('sends the token through the outbox and accepts it once', async () => {
     const signedIn = (await register('frank@example.com')).json();
-    const row = await shop.db
-      .selectFrom('outbox')
-      .select('payload')
-      .where('topic', '=', 'email.send')
-      .where(sql`payload->>'to'`, '=', 'frank@example.com')
-      .executeTakeFirstOrThrow();
-    const token = /POST \/api\/v1\/auth\/verify-email: (\S+)/.exec(
-      (row.payload as { text: string }).text,
-    )?.[1];
+    const mail = await mailer.to('frank@example.com');
+    const token = /POST \/api\/v1\/auth\/verify-email: (\S+)/.exec(mail.text)?.[1];
     expect(token).toBeDefined();
 
     const verify = (value: string) =>
-      shop.app!.inject({ method: 'POST', url: api('/auth/verify-email'), payload: { token: value } });
+      http.request({ method: 'POST', url: api('/auth/verify-email'), payload: { token: value } });
     expect((await verify(token!)).statusCode).toBe(204);
-    const me = await shop.app!.inject({
+    const me = await http.request({
       method: 'GET',
       url: api('/me'),
       headers: { authorization: `Bearer ${signedIn.accessToken}` },
@@ -185,20 +170,16 @@ describe('e-mail verification', () => {
 describe('the confirmation link', () => {
   it('confirms the address when opened', async () => {
     await register('link@example.com');
-    const row = await shop.db
-      .selectFrom('outbox')
-      .select('payload')
-      .where(sql`payload->>'to'`, '=', 'link@example.com')
-      .executeTakeFirstOrThrow();
-    const link = /(http\S+verify-email\?token=\S+)/.exec((row.payload as { text: string }).text)?.[1];
+    const mail = await mailer.to('link@example.com');
+    const link = /(http\S+verify-email\?token=\S+)/.exec(mail.text)?.[1];
     expect(link).toBeDefined();
-    const opened = await shop.app!.inject({
+    const opened = await http.request({
       method: 'GET',
       url: new URL(link!).pathname + new URL(link!).search,
     });
     expect(opened.statusCode).toBe(200);
     expect(opened.json()).toEqual({ verified: true });
-    const again = await shop.app!.inject({
+    const again = await http.request({
       method: 'GET',
       url: new URL(link!).pathname + new URL(link!).search,
     });
@@ -208,21 +189,21 @@ describe('the confirmation link', () => {
 
 describe('guest sessions and the admin guard', () => {
   it('issues unguessable guest session ids', async () => {
-    const response = await shop.app!.inject({ method: 'POST', url: api('/sessions') });
+    const response = await http.request({ method: 'POST', url: api('/sessions') });
     expect(response.statusCode).toBe(201);
     expect(response.json().sessionId).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
   it('keeps /admin for administrators, and admin:create promotes without touching the password', async () => {
     const customer = (await register('grace@example.com', 'grace password')).json();
-    const asCustomer = await shop.app!.inject({
+    const asCustomer = await http.request({
       method: 'GET',
       url: api('/admin/outbox'),
       headers: { authorization: `Bearer ${customer.accessToken}` },
     });
     expect(asCustomer.statusCode).toBe(403);
     expect(asCustomer.json().code).toBe('FORBIDDEN');
-    expect((await shop.app!.inject({ method: 'GET', url: api('/admin/outbox') })).json().code).toBe(
+    expect((await http.request({ method: 'GET', url: api('/admin/outbox') })).json().code).toBe(
       'UNAUTHORIZED',
     );
 
@@ -235,7 +216,7 @@ describe('guest sessions and the admin guard', () => {
     const admin = (await login('grace@example.com', 'grace password', '10.1.1.1')).json();
     expect(admin.user.role).toBe('admin');
 
-    const backlog = await shop.app!.inject({
+    const backlog = await http.request({
       method: 'GET',
       url: api('/admin/outbox'),
       headers: { authorization: `Bearer ${admin.accessToken}` },

@@ -3,12 +3,14 @@ import { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertGame } from '../support/games.js';
+import { invalidateCatalogChanges } from '../../src/application/catalog-invalidation.js';
+import { insertGame, updateGame } from '../support/games.js';
+import { api, ApiClient, type Headers } from '../support/http.js';
 import { startTestShop, type TestShop } from '../support/test-shop.js';
 
 let shop: TestShop;
+let http: ApiClient;
 const logLines: Record<string, unknown>[] = [];
-const api = (path: string) => `/api/v1${path}`;
 
 beforeAll(async () => {
   const capture = new Writable({
@@ -21,42 +23,19 @@ beforeAll(async () => {
     env: { LOGIN_RATE_LIMIT: '1000' },
     logger: pino({ level: 'info' }, capture),
   });
+  http = new ApiClient(shop);
 });
 afterAll(() => shop?.dispose());
 
-type Headers = Record<string, string>;
-
-async function newGuest(): Promise<Headers> {
-  const response = await shop.app!.inject({ method: 'POST', url: api('/sessions') });
-  return { 'x-session-id': response.json().sessionId };
-}
-
-function register(email: string, headers: Headers = {}) {
-  return shop.app!.inject({
-    method: 'POST',
-    url: api('/auth/register'),
-    headers,
-    payload: { email, password: 'long enough' },
-  });
-}
-
-function login(email: string, headers: Headers = {}) {
-  return shop.app!.inject({
-    method: 'POST',
-    url: api('/auth/login'),
-    headers,
-    payload: { email, password: 'long enough' },
-  });
-}
-
-async function newUser(): Promise<{ email: string; headers: Headers; userId: string }> {
-  const email = `${randomUUID()}@example.com`;
-  const body = (await register(email)).json();
-  return { email, headers: { authorization: `Bearer ${body.accessToken}` }, userId: body.user.id };
-}
+const newGuest = () => http.guest();
+const register = (email: string, headers: Headers = {}) =>
+  http.post('/auth/register', { email, password: 'long enough' }, headers);
+const login = (email: string, headers: Headers = {}) =>
+  http.post('/auth/login', { email, password: 'long enough' }, headers);
+const newUser = () => http.registered();
 
 async function add(headers: Headers, gameId: string, quantity: number) {
-  const response = await shop.app!.inject({
+  const response = await http.request({
     method: 'POST',
     url: api('/cart/items'),
     headers,
@@ -66,12 +45,12 @@ async function add(headers: Headers, gameId: string, quantity: number) {
 }
 
 async function wish(headers: Headers, gameId: string) {
-  const response = await shop.app!.inject({ method: 'PUT', url: api(`/wishlist/${gameId}`), headers });
+  const response = await http.request({ method: 'PUT', url: api(`/wishlist/${gameId}`), headers });
   expect(response.statusCode).toBe(204);
 }
 
 async function cartOf(headers: Headers): Promise<Record<string, number>> {
-  const response = await shop.app!.inject({ method: 'GET', url: api('/cart'), headers });
+  const response = await http.request({ method: 'GET', url: api('/cart'), headers });
   expect(response.statusCode).toBe(200);
   return Object.fromEntries(
     response.json().items.map((item: { gameId: string; quantity: number }) => [item.gameId, item.quantity]),
@@ -79,7 +58,7 @@ async function cartOf(headers: Headers): Promise<Record<string, number>> {
 }
 
 async function wishlistOf(headers: Headers): Promise<string[]> {
-  const response = await shop.app!.inject({ method: 'GET', url: api('/wishlist?pageSize=100'), headers });
+  const response = await http.request({ method: 'GET', url: api('/wishlist?pageSize=100'), headers });
   expect(response.statusCode).toBe(200);
   return response
     .json()
@@ -88,9 +67,13 @@ async function wishlistOf(headers: Headers): Promise<string[]> {
 }
 
 async function setStock(gameId: string, change: { qty?: number; delisted?: boolean }) {
-  await shop.db.updateTable('games').set(change).where('id', '=', gameId).execute();
-  await shop.uow.run(async (scope) =>
-    scope.outbox.invalidate({ keys: await scope.carts.cacheKeysHoldingGames([gameId]) }),
+  await updateGame(shop.db, gameId, change);
+  await shop.uow.run((scope) =>
+    invalidateCatalogChanges(scope, {
+      changedGameIds: [gameId],
+      repricedGameIds: [],
+      taxonomyChanged: false,
+    }),
   );
 }
 

@@ -1,52 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { invalidateCatalogChanges } from '../../src/application/catalog-invalidation.js';
 import { insertGame } from '../support/games.js';
+import { api, ApiClient, type Headers } from '../support/http.js';
 import { startTestShop, type TestShop } from '../support/test-shop.js';
 
 let shop: TestShop;
-const api = (path: string) => `/api/v1${path}`;
+let http: ApiClient;
 
 beforeAll(async () => {
   shop = await startTestShop();
+  http = new ApiClient(shop);
 });
 afterAll(() => shop?.dispose());
 
-type Identity = Record<string, string>;
+type Identity = Headers;
 
-async function guest(): Promise<Identity> {
-  const response = await shop.app!.inject({ method: 'POST', url: api('/sessions') });
-  return { 'x-session-id': response.json().sessionId };
-}
-
-async function registered(): Promise<{ headers: Identity; userId: string }> {
-  const response = await shop.app!.inject({
-    method: 'POST',
-    url: api('/auth/register'),
-    payload: { email: `${randomUUID()}@example.com`, password: 'long enough' },
-  });
-  const body = response.json();
-  return { headers: { authorization: `Bearer ${body.accessToken}` }, userId: body.user.id };
-}
-
-async function user(): Promise<{ authorization: string }> {
-  const { headers } = await registered();
-  return { authorization: headers.authorization! };
-}
-
-const getCart = (headers: Identity) => shop.app!.inject({ method: 'GET', url: api('/cart'), headers });
-const addItem = (headers: Identity, payload: unknown) =>
-  shop.app!.inject({ method: 'POST', url: api('/cart/items'), headers, payload: payload as object });
+const guest = () => http.guest();
+const registered = () => http.registered();
+const user = async () => (await http.registered()).headers;
+const getCart = (headers: Identity) => http.get('/cart', headers);
+const addItem = (headers: Identity, payload: unknown) => http.post('/cart/items', payload, headers);
 const setQuantity = (headers: Identity, gameId: string, payload: unknown) =>
-  shop.app!.inject({
-    method: 'PATCH',
-    url: api(`/cart/items/${gameId}`),
-    headers,
-    payload: payload as object,
-  });
-const getWishlist = (headers: Identity, query = '') =>
-  shop.app!.inject({ method: 'GET', url: api(`/wishlist${query}`), headers });
+  http.patch(`/cart/items/${gameId}`, payload, headers);
+const getWishlist = (headers: Identity, query = '') => http.get(`/wishlist${query}`, headers);
 const putWishlist = (headers: Identity, gameId: string) =>
-  shop.app!.inject({ method: 'PUT', url: api(`/wishlist/${gameId}`), headers });
+  http.put(`/wishlist/${gameId}`, undefined, headers);
 
 async function quantities(headers: Identity): Promise<Record<string, number>> {
   const cart = (await getCart(headers)).json();
@@ -101,8 +80,12 @@ describe.each([
 
     // The price is the one checkout charges: a change shows at once (the sync invalidates holders' carts).
     await shop.db.updateTable('games').set({ price_cents: 1100 }).where('id', '=', cheap).execute();
-    await shop.uow.run(async (scope) =>
-      scope.outbox.invalidate({ keys: await scope.carts.cacheKeysHoldingGames([cheap]) }),
+    await shop.uow.run((scope) =>
+      invalidateCatalogChanges(scope, {
+        changedGameIds: [cheap],
+        repricedGameIds: [],
+        taxonomyChanged: false,
+      }),
     );
     expect((await getCart(headers)).json().totalCents).toBe(3 * 1100 + 5999);
 
@@ -111,9 +94,9 @@ describe.each([
     expect(patched.json().items[0].quantity).toBe(7);
     expect(await quantities(headers)).toEqual({ [cheap]: 7, [dear]: 1 });
 
-    const removed = await shop.app!.inject({ method: 'DELETE', url: api(`/cart/items/${cheap}`), headers });
+    const removed = await http.request({ method: 'DELETE', url: api(`/cart/items/${cheap}`), headers });
     expect(removed.statusCode).toBe(204);
-    const removedAgain = await shop.app!.inject({
+    const removedAgain = await http.request({
       method: 'DELETE',
       url: api(`/cart/items/${cheap}`),
       headers,
@@ -121,7 +104,7 @@ describe.each([
     expect(removedAgain.statusCode).toBe(204);
     expect(await quantities(headers)).toEqual({ [dear]: 1 });
 
-    expect((await shop.app!.inject({ method: 'DELETE', url: api('/cart'), headers })).statusCode).toBe(204);
+    expect((await http.request({ method: 'DELETE', url: api('/cart'), headers })).statusCode).toBe(204);
     expect((await getCart(headers)).json().items).toEqual([]);
   });
 
@@ -158,8 +141,12 @@ describe.each([
     const game = await insertGame(shop.db, { qty: 5 });
     await addItem(headers, { gameId: game, quantity: 4 });
     await shop.db.updateTable('games').set({ qty: 0 }).where('id', '=', game).execute();
-    await shop.uow.run(async (scope) =>
-      scope.outbox.invalidate({ keys: await scope.carts.cacheKeysHoldingGames([game]) }),
+    await shop.uow.run((scope) =>
+      invalidateCatalogChanges(scope, {
+        changedGameIds: [game],
+        repricedGameIds: [],
+        taxonomyChanged: false,
+      }),
     );
 
     const cart = (await getCart(headers)).json();
@@ -203,7 +190,7 @@ describe.each([
     const secondPage = (await getWishlist(headers, '?page=2&pageSize=1')).json();
     expect(secondPage.items.map((i: { gameId: string }) => i.gameId)).toEqual([first]);
 
-    const remove = () => shop.app!.inject({ method: 'DELETE', url: api(`/wishlist/${first}`), headers });
+    const remove = () => http.request({ method: 'DELETE', url: api(`/wishlist/${first}`), headers });
     expect((await remove()).statusCode).toBe(204);
     expect((await remove()).statusCode).toBe(204);
     expect((await getWishlist(headers)).json().items.map((i: { gameId: string }) => i.gameId)).toEqual([
@@ -239,8 +226,8 @@ describe('cart identity', () => {
     const game = await insertGame(shop.db);
     const session = await guest();
     const account = await user();
-    await addItem({ ...session, authorization: account.authorization }, { gameId: game });
-    expect(await quantities({ authorization: account.authorization })).toEqual({ [game]: 1 });
+    await addItem({ ...session, authorization: account.authorization! }, { gameId: game });
+    expect(await quantities({ authorization: account.authorization! })).toEqual({ [game]: 1 });
     expect(await quantities(session)).toEqual({});
   });
 
@@ -290,7 +277,7 @@ describe('bad input gets a documented 4xx and changes nothing', () => {
       ['PUT', '/wishlist/not-a-uuid'],
       ['DELETE', '/wishlist/not-a-uuid'],
     ] as const) {
-      const response = await shop.app!.inject({
+      const response = await http.request({
         method,
         url: api(path),
         headers,
@@ -348,14 +335,14 @@ describe('concurrency and cache', () => {
     expect(await quantities(headers)).toEqual({ [game]: 3 });
     await addItem(headers, { gameId: other });
     expect(await quantities(headers)).toEqual({ [game]: 3, [other]: 1 });
-    await shop.app!.inject({ method: 'DELETE', url: api(`/cart/items/${game}`), headers });
+    await http.request({ method: 'DELETE', url: api(`/cart/items/${game}`), headers });
     expect(await quantities(headers)).toEqual({ [other]: 1 });
-    await shop.app!.inject({ method: 'DELETE', url: api('/cart'), headers });
+    await http.request({ method: 'DELETE', url: api('/cart'), headers });
     expect(await quantities(headers)).toEqual({});
 
     await putWishlist(headers, game);
     expect((await getWishlist(headers)).json().total).toBe(1);
-    await shop.app!.inject({ method: 'DELETE', url: api(`/wishlist/${game}`), headers });
+    await http.request({ method: 'DELETE', url: api(`/wishlist/${game}`), headers });
     expect((await getWishlist(headers)).json().total).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertGame } from '../support/games.js';
+import { pendingOutbox } from '../support/outbox.js';
 import { RedisProcess } from '../support/redis-process.js';
 import { startTestShop, waitFor, type TestShop } from '../support/test-shop.js';
 
@@ -44,15 +45,7 @@ async function wishlist(headers: Headers): Promise<string[]> {
   return response.json().items.map((item: { gameId: string }) => item.gameId);
 }
 
-const pendingInvalidations = async () =>
-  (
-    await shop.db
-      .selectFrom('outbox')
-      .select(shop.db.fn.countAll<number>().as('n'))
-      .where('topic', '=', 'cache.invalidate')
-      .where('status', '=', 'pending')
-      .executeTakeFirstOrThrow()
-  ).n;
+const pendingInvalidations = () => pendingOutbox(shop.db, 'cache.invalidate');
 
 /** Every cart and wishlist operation of one owner, checked against PostgreSQL's answer. */
 async function exerciseEverything(headers: Headers) {

@@ -3,7 +3,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteExpiredGuestSessions } from '../../src/application/delete-expired-guest-sessions.js';
 import { GUEST_CLEANUP_QUEUE } from '../../src/adapters/jobs/guest-cleanup.js';
-import { createRepositories } from '../../src/adapters/postgres/kysely-unit-of-work.js';
+import { KyselyGuestSessionRepository } from '../../src/adapters/postgres/kysely-token-repositories.js';
+import type { CartOwner } from '../../src/domain/cart.js';
 import { insertGame } from '../support/games.js';
 import { startTestShop, waitFor, type TestShop } from '../support/test-shop.js';
 
@@ -61,7 +62,7 @@ describe('cart and wishlist tables', () => {
     await expect(wish({ user_id: userId })).rejects.toMatchObject({ code: '23505' });
   });
 
-  it('names the cache keys of every cart and wishlist that holds a game', async () => {
+  it('names the owner of every cart and wishlist that holds a game', async () => {
     const [held, wished, untouched] = [
       await insertGame(shop.db),
       await insertGame(shop.db),
@@ -77,17 +78,16 @@ describe('cart and wishlist tables', () => {
       await scope.wishlists.add({ kind: 'user', userId }, wished);
     });
 
-    const keys = await shop.uow.run((scope) => scope.carts.cacheKeysHoldingGames([held, wished, untouched]));
-    expect(keys.sort()).toEqual(
-      [
-        `user:${userId}:cart`,
-        `session:${sessionId}:cart`,
-        `user:${userId}:wishlist`,
-        `session:${otherSession}:wishlist`,
-      ].sort(),
-    );
-    expect(await createRepositories(shop.db).carts.cacheKeysHoldingGames([untouched])).toEqual([]);
-    expect(await createRepositories(shop.db).carts.cacheKeysHoldingGames([])).toEqual([]);
+    const holders = await shop.uow.run((scope) => scope.carts.holdersOf([held, wished, untouched]));
+    const byId = (owners: CartOwner[]) =>
+      owners.map((o) => (o.kind === 'user' ? `user:${o.userId}` : `session:${o.sessionId}`)).sort();
+    expect(byId(holders.carts)).toEqual([`user:${userId}`, `session:${sessionId}`].sort());
+    expect(byId(holders.wishlists)).toEqual([`user:${userId}`, `session:${otherSession}`].sort());
+    expect(await shop.uow.run((scope) => scope.carts.holdersOf([untouched]))).toEqual({
+      carts: [],
+      wishlists: [],
+    });
+    expect(await shop.uow.run((scope) => scope.carts.holdersOf([]))).toEqual({ carts: [], wishlists: [] });
   });
 });
 
@@ -105,7 +105,7 @@ describe('expired guest sessions', () => {
       });
     }
     const deps = {
-      guestSessions: createRepositories(shop.db).guestSessions,
+      guestSessions: new KyselyGuestSessionRepository(shop.db),
       clock: { now: () => new Date() },
       logger: pino({ level: 'silent' }),
       batchSize: 2,

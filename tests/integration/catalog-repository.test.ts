@@ -56,7 +56,7 @@ describe('catalogue upserts in PostgreSQL', () => {
 
   it('keeps syncing when G2A renames a category it already sent', async () => {
     const renamed = await upsert([entry('1', [{ g2aId: 10, slug: 'action-games', name: 'Action Games' }])]);
-    expect(renamed.changedGameIds).toEqual([]);
+    expect(renamed).toEqual({ changedGameIds: [], repricedGameIds: [], taxonomyChanged: false });
     const categories = await db.selectFrom('categories').select(['slug', 'g2a_category_id']).execute();
     expect(categories).toEqual([{ slug: 'action', g2a_category_id: 10 }]);
   });
@@ -122,5 +122,117 @@ describe('catalogue upserts in PostgreSQL', () => {
       return repository.delist(unseen.map((game) => game.id));
     });
     expect(delisted).toHaveLength(3);
+  });
+});
+
+describe("catalogue upserts and the shop's own curation", () => {
+  const gameOf = async (productId: string) =>
+    (
+      await db
+        .selectFrom('games')
+        .select('id')
+        .where('g2a_product_id', '=', productId)
+        .executeTakeFirstOrThrow()
+    ).id;
+  /** The game's category links, by slug and source. */
+  const categoryLinks = (gameId: string) =>
+    db
+      .selectFrom('game_categories as l')
+      .innerJoin('categories as c', 'c.id', 'l.category_id')
+      .select(['c.slug', 'l.source'])
+      .where('l.game_id', '=', gameId)
+      .orderBy('c.slug')
+      .execute();
+  const curate = async (gameId: string, table: 'categories' | 'genres', slug: string, name: string) => {
+    const term = await db.insertInto(table).values({ slug, name }).returning('id').executeTakeFirstOrThrow();
+    if (table === 'categories') {
+      await db.insertInto('game_categories').values({ game_id: gameId, category_id: term.id }).execute();
+    } else {
+      await db.insertInto('game_genres').values({ game_id: gameId, genre_id: term.id }).execute();
+    }
+  };
+
+  it('reports a game unchanged when G2A repeats a category the shop also linked by hand', async () => {
+    await upsert([entry('11', [])]);
+    const id = await gameOf('11');
+    await curate(id, 'categories', 'puzzle', 'Puzzle');
+
+    const first = await upsert([entry('11', [{ g2aId: 40, slug: 'puzzle', name: 'Puzzle' }])]);
+    const second = await upsert([entry('11', [{ g2aId: 40, slug: 'puzzle', name: 'Puzzle' }])]);
+
+    expect(first.changedGameIds).toEqual([]);
+    expect(second.changedGameIds).toEqual([]);
+    expect(await categoryLinks(id)).toEqual([{ slug: 'puzzle', source: 'shop' }]);
+  });
+
+  it("keeps the shop's category and genre links when G2A changes a game", async () => {
+    await upsert([entry('12', [{ g2aId: 10, slug: 'action', name: 'Action' }])]);
+    const id = await gameOf('12');
+    await curate(id, 'categories', 'cozy', 'Cozy');
+    await curate(id, 'genres', 'casual', 'Casual');
+
+    const changes = await upsert([
+      entry('12', [{ g2aId: 20, slug: 'rpg', name: 'RPG' }], { costCents: 1100, priceCents: 1122 }),
+    ]);
+
+    expect(changes).toEqual({ changedGameIds: [id], repricedGameIds: [id], taxonomyChanged: false });
+    expect(await categoryLinks(id)).toEqual([
+      { slug: 'cozy', source: 'shop' },
+      { slug: 'rpg', source: 'g2a' },
+    ]);
+    const genres = await db.selectFrom('game_genres').select('source').where('game_id', '=', id).execute();
+    expect(genres).toEqual([{ source: 'shop' }]);
+  });
+
+  it('links one game once to two G2A categories that slug alike', async () => {
+    const alike = [
+      { g2aId: 50, slug: 'strategy', name: 'Strategy' },
+      { g2aId: 51, slug: 'strategy', name: 'STRATEGY' },
+    ];
+
+    const first = await upsert([entry('13', alike)]);
+    const again = await upsert([entry('13', alike)]);
+
+    expect(first.taxonomyChanged).toBe(true);
+    expect(again).toEqual({ changedGameIds: [], repricedGameIds: [], taxonomyChanged: false });
+    // One category, under one of the two names (which one is not a promise).
+    const strategy = await db
+      .selectFrom('categories')
+      .select('name')
+      .where('slug', '=', 'strategy')
+      .execute();
+    expect(strategy).toEqual([{ name: expect.stringMatching(/^strategy$/i) }]);
+    expect(await categoryLinks(await gameOf('13'))).toEqual([{ slug: 'strategy', source: 'g2a' }]);
+  });
+
+  it('refuses a slug another product holds, writing nothing of the page', async () => {
+    await upsert([entry('14', [])]);
+
+    await expect(upsert([entry('15', []), entry('16', [], { slug: 'game-i14' })])).rejects.toMatchObject({
+      code: '23505',
+    });
+    const written = await db
+      .selectFrom('games')
+      .select('g2a_product_id')
+      .where('g2a_product_id', 'in', ['15', '16'])
+      .execute();
+    expect(written).toEqual([]);
+  });
+
+  it('relists a delisted game that G2A lists again, reporting it changed', async () => {
+    await upsert([entry('17', [])]);
+    const id = await gameOf('17');
+    await db.transaction().execute((tx) => new KyselyCatalogRepository(tx).delist([id]));
+
+    const back = await upsert([entry('17', [])]);
+
+    expect(back).toEqual({ changedGameIds: [id], repricedGameIds: [], taxonomyChanged: false });
+    expect(
+      await db
+        .selectFrom('games')
+        .select(['delisted', 'delisted_at'])
+        .where('id', '=', id)
+        .executeTakeFirst(),
+    ).toEqual({ delisted: false, delisted_at: null });
   });
 });

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { outboxQueuePolicies } from '../../src/adapters/jobs/outbox-queues.js';
+import { ApiClient } from '../support/http.js';
+import { outboxJobs, queueOf } from '../support/outbox.js';
 import { freePort } from '../support/redis-process.js';
 import { startTestShop, waitFor, type TestShop } from '../support/test-shop.js';
 
@@ -11,9 +12,8 @@ afterEach(async () => {
 });
 
 /** Short, fixed retry delays so a test sees several attempts within seconds. */
-const fastRetries = () => ({
-  ...outboxQueuePolicies({ emailMaxAttempts: 50 }),
-  'email.send': { queue: 'outbox-email', retryLimit: 49, retryDelaySeconds: 1, retryBackoff: false },
+const fastEmailRetries = (retryLimit = 49) => ({
+  'email.send': { retryLimit, retryDelaySeconds: 1, retryBackoff: false },
 });
 
 class SmtpSink {
@@ -44,25 +44,25 @@ class SmtpSink {
   }
 }
 
-async function outboxRow(shop: TestShop, topic: string) {
-  return shop.db.selectFrom('outbox').selectAll().where('topic', '=', topic).orderBy('id').executeTakeFirst();
-}
+const firstEmail = async (shop: TestShop) => (await outboxJobs(shop.db, 'email.send'))[0];
 
 describe('outbox delivery', () => {
-  it('rolls the registration back when its outbox write fails: no user, no job, no e-mail', async () => {
+  it('rolls the registration back when its outbox write fails: no user, no message, no e-mail', async () => {
     const shop = await startTestShop();
     shops.push(shop);
+    // The e-mail message is a pg-boss job in the outbox queue's partition; refuse inserts there.
     await sql`
       CREATE FUNCTION refuse_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN RAISE EXCEPTION 'outbox is refusing writes'; END $$`.execute(shop.db);
-    await sql`CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_outbox()`.execute(
+      BEGIN IF NEW.name = ${sql.lit(queueOf('email.send'))} THEN RAISE EXCEPTION 'outbox is refusing writes'; END IF;
+      RETURN NEW; END $$`.execute(shop.db);
+    await sql`CREATE TRIGGER refuse_outbox BEFORE INSERT ON pgboss.job FOR EACH ROW EXECUTE FUNCTION refuse_outbox()`.execute(
       shop.db,
     );
 
-    const response = await shop.app!.inject({
-      method: 'POST',
-      url: '/api/v1/auth/register',
-      payload: { email: 'rollback@example.com', password: 'long enough' },
+    const http = new ApiClient(shop);
+    const response = await http.post('/auth/register', {
+      email: 'rollback@example.com',
+      password: 'long enough',
     });
     expect(response.statusCode).toBe(500);
     expect(response.json()).toEqual({
@@ -75,16 +75,12 @@ describe('outbox delivery', () => {
     expect(await shop.db.selectFrom('users').selectAll().execute()).toEqual([]);
     expect(await shop.db.selectFrom('refresh_tokens').selectAll().execute()).toEqual([]);
     expect(await shop.db.selectFrom('email_verification_tokens').selectAll().execute()).toEqual([]);
-    const jobs = await sql<{
-      n: number;
-    }>`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'outbox-email'`.execute(shop.db);
-    expect(jobs.rows[0]!.n).toBe(0);
+    expect(await outboxJobs(shop.db, 'email.send')).toEqual([]);
 
-    await sql`DROP TRIGGER refuse_outbox ON outbox`.execute(shop.db);
-    const retry = await shop.app!.inject({
-      method: 'POST',
-      url: '/api/v1/auth/register',
-      payload: { email: 'rollback@example.com', password: 'long enough' },
+    await sql`DROP TRIGGER refuse_outbox ON pgboss.job`.execute(shop.db);
+    const retry = await http.post('/auth/register', {
+      email: 'rollback@example.com',
+      password: 'long enough',
     });
     expect(retry.statusCode).toBe(201);
   });
@@ -93,70 +89,93 @@ describe('outbox delivery', () => {
     const smtp = new SmtpSink(await freePort());
     const shop = await startTestShop({
       env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
-      outboxPolicies: fastRetries(),
+      outboxDelivery: fastEmailRetries(),
     });
     shops.push(shop);
 
-    const response = await shop.app!.inject({
-      method: 'POST',
-      url: '/api/v1/auth/register',
-      payload: { email: 'mail@example.com', password: 'long enough' },
+    const response = await new ApiClient(shop).post('/auth/register', {
+      email: 'mail@example.com',
+      password: 'long enough',
     });
     expect(response.statusCode).toBe(201);
 
     const failing = await waitFor(async () => {
-      const row = await outboxRow(shop, 'email.send');
-      return row && row.attempts >= 2 ? row : undefined;
+      const job = await firstEmail(shop);
+      return job && job.attempts >= 2 && job.state === 'retry' ? job : undefined;
     }, 'two failed delivery attempts');
-    expect(failing.status).toBe('pending');
-    expect(failing.last_error).toMatch(/ECONNREFUSED|connect/i);
+    expect(failing.lastError).toMatch(/ECONNREFUSED|connect/i);
 
     await smtp.start();
     try {
       const delivered = await waitFor(async () => {
-        const row = await outboxRow(shop, 'email.send');
-        return row?.status === 'done' ? row : undefined;
+        const job = await firstEmail(shop);
+        return job?.state === 'completed' && !('text' in job.payload) ? job : undefined;
       }, 'e-mail delivered after SMTP came back');
-      expect(delivered.processed_at).not.toBeNull();
       expect(smtp.messages).toHaveLength(1);
       expect(smtp.messages[0]!.to).toBe('mail@example.com');
       expect(smtp.messages[0]!.body).toContain('verify-email');
-      // The sent row keeps who and what, not the text with its live token.
+      // The delivered message keeps who and what, not the text with its live token.
       expect(delivered.payload).toEqual({ to: 'mail@example.com', subject: expect.any(String) });
     } finally {
       await smtp.stop();
     }
   });
 
-  it('marks a row dead after its last attempt and shows it in the backlog', async () => {
-    const policies = {
-      ...fastRetries(),
-      'email.send': { queue: 'outbox-email', retryLimit: 1, retryDelaySeconds: 1, retryBackoff: false },
-    };
+  it('keeps a message as failed after its last attempt and shows it in the backlog', async () => {
     const shop = await startTestShop({
       env: { SMTP_URL: `smtp://127.0.0.1:${await freePort()}` },
-      outboxPolicies: policies,
+      outboxDelivery: fastEmailRetries(1),
     });
     shops.push(shop);
     await shop.useCases.registerUser({ email: 'dead@example.com', password: 'long enough' });
     const dead = await waitFor(async () => {
-      const row = await outboxRow(shop, 'email.send');
-      return row?.status === 'dead' ? row : undefined;
-    }, 'row marked dead');
+      const job = await firstEmail(shop);
+      return job?.state === 'failed' ? job : undefined;
+    }, 'message failed for good');
     expect(dead.attempts).toBe(2);
 
-    await shop.useCases.createAdmin({ email: 'ops@example.com', password: 'ops password' });
-    const admin = await shop.useCases.loginUser({ email: 'ops@example.com', password: 'ops password' });
-    const { accessToken } = await shop.app!.signAccessToken({ sub: admin.user.id, role: 'admin' });
-    const backlog = await shop.app!.inject({
-      method: 'GET',
-      url: '/api/v1/admin/outbox',
-      headers: { authorization: `Bearer ${accessToken}` },
-    });
+    const backlog = await new ApiClient(shop).get('/admin/outbox', await new ApiClient(shop).admin());
     expect(backlog.json()).toMatchObject({
       failed: 1,
       byTopic: expect.arrayContaining([expect.objectContaining({ topic: 'email.send', failed: 1 })]),
-      recentFailed: [expect.objectContaining({ topic: 'email.send', attempts: 2 })],
+      recentFailed: [
+        expect.objectContaining({ topic: 'email.send', attempts: 2, lastError: expect.any(String) }),
+      ],
     });
+  });
+
+  it('delivers again a message whose worker died mid-delivery, once its expiry passes', async () => {
+    const shop = await startTestShop({
+      jobMaintenanceIntervalSeconds: 1,
+      outboxDelivery: { 'email.send': { expireInSeconds: 1, retryDelaySeconds: 1, retryBackoff: false } },
+    });
+    shops.push(shop);
+    // Taken by a worker that died: active, started long ago, never completed.
+    await shop.boss.offWork(queueOf('email.send'));
+    const id = await shop.boss.send(queueOf('email.send'), {
+      to: 'orphan@example.com',
+      subject: 'Hello',
+      text: 'A message whose worker died.',
+    });
+    await sql`UPDATE pgboss.job SET state = 'active', started_on = now() - interval '1 hour'
+              WHERE id = ${id}::uuid`.execute(shop.db);
+    // A live worker again (this process's replacement).
+    await shop.close();
+    const revived = await startTestShop({
+      databaseUrl: shop.databaseUrl,
+      jobMaintenanceIntervalSeconds: 1,
+      outboxDelivery: { 'email.send': { expireInSeconds: 1, retryDelaySeconds: 1, retryBackoff: false } },
+    });
+    shops.push(revived);
+
+    const job = await waitFor(
+      async () => {
+        const found = (await outboxJobs(revived.db, 'email.send')).find((j) => j.id === id);
+        return found?.state === 'completed' ? found : undefined;
+      },
+      'the orphaned message delivered',
+      15_000,
+    );
+    expect(job.attempts).toBe(2);
   });
 });

@@ -3,7 +3,7 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRateLimitStore } from '../../src/adapters/http/rate-limit-store.js';
+import { createRateLimitStore } from '../../src/adapters/redis/rate-limit-store.js';
 import { createRedisClient } from '../../src/adapters/redis/redis-client.js';
 import { createTestDatabase, redisUrl, uniqueRedisPrefix } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';

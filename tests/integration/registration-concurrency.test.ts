@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { outboxJobs } from '../support/outbox.js';
 import { startTestShop, type TestShop } from '../support/test-shop.js';
 
 let shop: TestShop;
@@ -29,7 +30,7 @@ it('20 parallel registrations of one e-mail create exactly one account and one e
     .where('email', '=', 'race@example.com')
     .execute();
   expect(users).toHaveLength(1);
-  const emails = await shop.db.selectFrom('outbox').select('id').where('topic', '=', 'email.send').execute();
+  const emails = await outboxJobs(shop.db, 'email.send');
   expect(emails).toHaveLength(1);
   const tokens = await shop.db.selectFrom('refresh_tokens').select('id').execute();
   expect(tokens).toHaveLength(1);

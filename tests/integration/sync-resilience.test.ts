@@ -13,6 +13,7 @@ import {
 } from '../support/g2a.js';
 import { RedisProcess } from '../support/redis-process.js';
 import { createTestDatabase } from '../support/services.js';
+import { pendingOutbox } from '../support/outbox.js';
 import { startTestShop, waitFor, type TestShop } from '../support/test-shop.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -85,25 +86,11 @@ describe('sync under G2A trouble', () => {
     const run = await syncAndWait(shop, 'catalog', admin);
     expect(run.status).toBe('finished');
     expect(await gameCount(shop)).toBe(60);
-    const pending = await shop.db
-      .selectFrom('outbox')
-      .select('id')
-      .where('topic', '=', 'cache.invalidate')
-      .where('status', '=', 'pending')
-      .execute();
-    expect(pending.length).toBeGreaterThan(0);
+    expect(await pendingOutbox(shop.db, 'cache.invalidate')).toBeGreaterThan(0);
 
     await redis.start();
     await waitFor(
-      async () =>
-        (
-          await shop.db
-            .selectFrom('outbox')
-            .select('id')
-            .where('topic', '=', 'cache.invalidate')
-            .where('status', '=', 'pending')
-            .execute()
-        ).length === 0,
+      async () => (await pendingOutbox(shop.db, 'cache.invalidate')) === 0,
       'invalidations drained after Redis returned',
       20_000,
     );

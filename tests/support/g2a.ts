@@ -1,5 +1,6 @@
 import { SIMULATOR_DEV_CREDENTIALS } from '../../src/adapters/g2a/simulator-defaults.js';
 import { createG2ASimulator, type G2ASimulator } from '../../src/adapters/g2a/simulator.js';
+import { ApiClient } from './http.js';
 import type { TestShop } from './test-shop.js';
 import { waitFor } from './wait-for.js';
 
@@ -34,15 +35,8 @@ export function g2aEnv(url: string, ratePerMinute = 60_000): Record<string, stri
   };
 }
 
-/** An access token of a fresh admin of `shop`. */
-export async function adminToken(
-  shop: TestShop,
-  email = `admin-${Math.random().toString(36).slice(2)}@example.com`,
-) {
-  const { user } = await shop.useCases.createAdmin({ email, password: 'admin password' });
-  const { accessToken } = await shop.app!.signAccessToken({ sub: user.id, role: 'admin' });
-  return { authorization: `Bearer ${accessToken}` };
-}
+/** Bearer headers of a fresh admin of `shop`. */
+export const adminToken = (shop: TestShop) => new ApiClient(shop).admin();
 
 export interface RunView {
   runId: string;

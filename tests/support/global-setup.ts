@@ -1,6 +1,8 @@
 import net from 'node:net';
 import type { TestProject } from 'vitest/node';
 import pg from 'pg';
+import PgBoss from 'pg-boss';
+import { PG_BOSS_SCHEMA } from '../../src/adapters/jobs/outbox-worker.js';
 import { migrateToLatest } from '../../src/adapters/postgres/migrate.js';
 import { createDb } from '../../src/adapters/postgres/db.js';
 import { randomBytes } from 'node:crypto';
@@ -71,6 +73,17 @@ export default async function setup(project: TestProject) {
   } finally {
     await db.destroy();
   }
+  // pg-boss's own schema too, so that every clone starts its queues at once.
+  const boss = new PgBoss({
+    connectionString: withDatabase(databaseUrl, template),
+    schema: PG_BOSS_SCHEMA,
+    supervise: false,
+    schedule: false,
+    max: 1,
+  });
+  boss.on('error', () => {});
+  await boss.start();
+  await boss.stop({ graceful: false, wait: true });
   await admin.end();
 
   project.provide('databaseUrl', databaseUrl);

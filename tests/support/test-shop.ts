@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { createShop, type Shop, type ShopOptions } from '../../src/compose.js';
+import { createShop, type Shop, type ShopOptions } from '../../src/compose/create-shop.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createTestDatabase, redisUrl, uniqueRedisPrefix } from './services.js';
 
