@@ -17,6 +17,7 @@ import { cartsFeature } from './carts.js';
 import { catalogFeature } from './catalog.js';
 import { identityFeature } from './identity.js';
 import { openInfrastructure, type InfrastructureOptions } from './infrastructure.js';
+import { ordersFeature } from './orders.js';
 
 export type ShopOptions = InfrastructureOptions;
 
@@ -39,11 +40,13 @@ function wireFeatures(infra: Awaited<ReturnType<typeof openInfrastructure>>) {
   const carts = cartsFeature(infra);
   const catalog = catalogFeature(infra);
   const identity = identityFeature(infra, { mergeGuestLoggingTo: carts.mergeGuestLoggingTo });
+  const orders = ordersFeature(infra);
   return {
     carts,
     catalog,
     identity,
-    useCases: { ...identity.useCases, ...carts.useCases, ...catalog.useCases },
+    orders,
+    useCases: { ...identity.useCases, ...carts.useCases, ...catalog.useCases, ...orders.useCases },
   };
 }
 
@@ -67,6 +70,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
         runSync: features.catalog.runSync,
         triggerSync: features.catalog.triggerSync,
         deleteExpiredGuestSessions: features.carts.deleteExpiredGuestSessions,
+        purgeIdempotencyKeys: features.orders.purgeIdempotencyKeys,
       });
       if (config.syncSchedules) await features.catalog.fillEmptyCatalog();
     }

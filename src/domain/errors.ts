@@ -17,7 +17,12 @@ export type DomainErrorCode =
   | 'OUT_OF_STOCK'
   | 'QUANTITY_LIMIT'
   | 'SYNC_IN_PROGRESS'
-  | 'MERGE_FAILED';
+  | 'MERGE_FAILED'
+  | 'CART_EMPTY'
+  | 'INSUFFICIENT_FUNDS'
+  | 'ORDER_NOT_FOUND'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'IDEMPOTENCY_KEY_IN_USE';
 
 /** A rule of the shop was broken; `code` is stable, the message is for humans. */
 export class DomainError extends Error {

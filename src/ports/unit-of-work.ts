@@ -2,6 +2,7 @@ import type { CartRepository, WishlistRepository } from './carts.js';
 import type { CatalogRepository, SyncRunRepository } from './catalog.js';
 import type { JobQueue } from './job-queue.js';
 import type { OutboxWriter } from './outbox.js';
+import type { IdempotencyRepository, OrderRepository, WalletRepository } from './orders.js';
 import type {
   EmailVerificationRepository,
   GuestSessionRepository,
@@ -22,6 +23,9 @@ export interface TransactionScope {
   wishlists: WishlistRepository;
   catalog: CatalogRepository;
   syncRuns: SyncRunRepository;
+  orders: OrderRepository;
+  wallets: WalletRepository;
+  idempotency: IdempotencyRepository;
   outbox: OutboxWriter;
   jobs: JobQueue;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteExpiredGuestSessions } from '../../src/application/delete-expired-guest-sessions.js';
-import { GUEST_CLEANUP_QUEUE } from '../../src/adapters/jobs/guest-cleanup.js';
+import { GUEST_CLEANUP_QUEUE } from '../../src/adapters/jobs/housekeeping.js';
 import { KyselyGuestSessionRepository } from '../../src/adapters/postgres/kysely-token-repositories.js';
 import type { CartOwner } from '../../src/domain/cart.js';
 import { insertGame } from '../support/games.js';

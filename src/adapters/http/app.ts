@@ -18,9 +18,12 @@ import { adminOutboxRoutes } from './routes/admin-outbox-routes.js';
 import { authRoutes, type AuthUseCases } from './routes/auth-routes.js';
 import { cartRoutes, type CartUseCases } from './routes/cart-routes.js';
 import { adminSyncRoutes, type SyncUseCases } from './routes/admin-sync-routes.js';
+import { adminWalletRoutes, type AdminWalletUseCases } from './routes/admin-wallet-routes.js';
+import { orderRoutes, type OrderUseCases } from './routes/order-routes.js';
 import { catalogRoutes, type CatalogUseCases } from './routes/catalog-routes.js';
 import { healthRoutes, type HealthChecks } from './routes/health-routes.js';
 import { wishlistRoutes, type WishlistUseCases } from './routes/wishlist-routes.js';
+import { OrderSchema } from './order-schemas.js';
 import { ErrorResponse } from './schemas.js';
 import { registerValidators } from './validation.js';
 
@@ -32,7 +35,9 @@ export type UseCases = AuthUseCases &
   CatalogUseCases &
   SyncUseCases &
   CartUseCases &
-  WishlistUseCases;
+  WishlistUseCases &
+  OrderUseCases &
+  AdminWalletUseCases;
 
 export interface HttpDeps {
   logger: FastifyBaseLogger | false;
@@ -81,6 +86,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   registerValidators(app);
   registerErrorHandlers(app);
   app.addSchema(ErrorResponse);
+  app.addSchema(OrderSchema);
   const headers = securityHeaders({
     // Swagger UI needs inline scripts and styles; everything else keeps helmet's defaults.
     contentSecurityPolicy: {
@@ -120,7 +126,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       info: {
         title: 'Keyshop API',
         version: '1.0.0',
-        description: 'Digital game keys from the G2A marketplace: accounts, catalogue, carts and wishlists.',
+        description:
+          'Digital game keys from the G2A marketplace: accounts, catalogue, carts and wishlists, a wallet, orders.',
       },
       servers: [{ url: deps.config.publicUrl }],
       components: {
@@ -153,6 +160,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       await api.register(wishlistRoutes, { useCases: deps.useCases });
       await api.register(catalogRoutes, { useCases: deps.useCases });
       await api.register(adminSyncRoutes, { useCases: deps.useCases });
+      await api.register(orderRoutes, { useCases: deps.useCases });
+      await api.register(adminWalletRoutes, { useCases: deps.useCases });
     },
     { prefix: API_PREFIX },
   );

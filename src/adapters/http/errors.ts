@@ -29,9 +29,14 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   USER_NOT_FOUND: 404,
   GAME_NOT_FOUND: 404,
   CART_ITEM_NOT_FOUND: 404,
+  ORDER_NOT_FOUND: 404,
   EMAIL_TAKEN: 409,
   OUT_OF_STOCK: 409,
   SYNC_IN_PROGRESS: 409,
+  IDEMPOTENCY_KEY_IN_USE: 409,
+  INSUFFICIENT_FUNDS: 402,
+  CART_EMPTY: 422,
+  IDEMPOTENCY_KEY_REUSED: 422,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   QUANTITY_LIMIT: 422,
@@ -48,6 +53,7 @@ export interface ErrorBody {
   error: string;
   message: string;
   field?: string;
+  details?: Record<string, unknown>;
 }
 
 export function errorBody(code: ErrorCode, message: string, extra: Record<string, unknown> = {}): ErrorBody {
@@ -83,8 +89,11 @@ function validationBody(error: FastifyError): ErrorBody {
 
 export function toErrorBody(error: FastifyError | DomainError | Error): ErrorBody {
   if (error instanceof DomainError) {
-    const field = typeof error.details?.field === 'string' ? { field: error.details.field } : {};
-    return errorBody(error.code, error.message, field);
+    const { field, ...details } = error.details ?? {};
+    return errorBody(error.code, error.message, {
+      ...(typeof field === 'string' ? { field } : {}),
+      ...(Object.keys(details).length > 0 ? { details } : {}),
+    });
   }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) return validationBody(fastifyError);

@@ -7,6 +7,16 @@ export const ErrorResponse = Type.Object(
     error: Type.String(),
     message: Type.String(),
     field: Type.Optional(Type.String({ description: 'The offending field, for validation errors' })),
+    details: Type.Optional(
+      Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description:
+            'What the refusal is about: the games out of stock, the amount missing, the run in progress',
+        },
+      ),
+    ),
   },
   { $id: 'ErrorResponse' },
 );

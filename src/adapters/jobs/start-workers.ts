@@ -2,7 +2,7 @@ import type PgBoss from 'pg-boss';
 import type { RunSyncOutcome } from '../../application/run-sync.js';
 import type { SyncKind, SyncTrigger } from '../../domain/sync-run.js';
 import type { Logger } from '../../ports/logger.js';
-import { startGuestCleanup } from './guest-cleanup.js';
+import { startHousekeeping } from './housekeeping.js';
 import type { OutboxDeliveryDeps, OutboxRegistry } from './outbox-topics.js';
 import { startOutboxWorkers } from './outbox-worker.js';
 import { startSyncWorkers } from './sync-workers.js';
@@ -19,6 +19,7 @@ export interface WorkerDeps {
   runSync(input: { runId: string; finalAttempt: boolean }): Promise<RunSyncOutcome>;
   triggerSync(kind: SyncKind, trigger: SyncTrigger): Promise<unknown>;
   deleteExpiredGuestSessions(): Promise<unknown>;
+  purgeIdempotencyKeys(): Promise<unknown>;
 }
 
 /** Subscribes every background worker of the shop and registers its schedules. */
@@ -31,5 +32,5 @@ export async function startWorkers(deps: WorkerDeps): Promise<void> {
     logger: deps.logger,
   });
   await startSyncWorkers(deps);
-  await startGuestCleanup(deps);
+  await startHousekeeping(deps);
 }

@@ -3,6 +3,8 @@ import type { TransactionScope } from '../../ports/unit-of-work.js';
 import { KyselyCartReader, KyselyCartRepository } from './kysely-cart-repository.js';
 import { KyselyCatalogReader } from './kysely-catalog-reader.js';
 import { KyselyCatalogRepository } from './kysely-catalog-repository.js';
+import { KyselyIdempotencyRepository } from './kysely-idempotency-repository.js';
+import { KyselyOrderReader, KyselyOrderRepository } from './kysely-order-repository.js';
 import { KyselySyncRunReader, KyselySyncRunRepository } from './kysely-sync-run-repository.js';
 import {
   KyselyEmailVerificationRepository,
@@ -10,6 +12,7 @@ import {
   KyselyRefreshTokenRepository,
 } from './kysely-token-repositories.js';
 import { KyselyUserReader, KyselyUserRepository } from './kysely-user-repository.js';
+import { KyselyLedgerReader, KyselyWalletRepository } from './kysely-wallet-repository.js';
 import { KyselyWishlistReader, KyselyWishlistRepository } from './kysely-wishlist-repository.js';
 import type { Database } from './schema.js';
 
@@ -26,6 +29,9 @@ export function transactionRepositories(tx: Transaction<Database>): TransactionR
     wishlists: new KyselyWishlistRepository(tx),
     catalog: new KyselyCatalogRepository(tx),
     syncRuns: new KyselySyncRunRepository(tx),
+    orders: new KyselyOrderRepository(tx),
+    wallets: new KyselyWalletRepository(tx),
+    idempotency: new KyselyIdempotencyRepository(tx),
   };
 }
 
@@ -38,6 +44,8 @@ export function createReaders(db: Kysely<Database>) {
     catalog: new KyselyCatalogReader(db),
     syncRuns: new KyselySyncRunReader(db),
     guestSessions: new KyselyGuestSessionRepository(db),
+    orders: new KyselyOrderReader(db),
+    ledger: new KyselyLedgerReader(db),
   };
 }
 

@@ -1,4 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { LedgerEntryType } from '../../domain/ledger.js';
+import type { OrderStatus, OrderUnitState } from '../../domain/order.js';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -48,7 +50,7 @@ export interface RateLimitHitsTable {
   reset_at: Timestamp;
 }
 
-export interface Database extends CatalogDatabase, CartDatabase {
+export interface Database extends CatalogDatabase, CartDatabase, OrderDatabase {
   users: UsersTable;
   email_verification_tokens: EmailVerificationTokensTable;
   refresh_tokens: RefreshTokensTable;
@@ -156,4 +158,70 @@ export interface WishlistItemsTable {
 export interface CartDatabase {
   cart_items: CartItemsTable;
   wishlist_items: WishlistItemsTable;
+}
+
+export interface OrdersTable {
+  id: Generated<string>;
+  user_id: string;
+  status: OrderStatus;
+  total_cents: number;
+  currency: ColumnType<string, string | undefined, string>;
+  source: 'cart' | 'items';
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface OrderLinesTable {
+  id: Generated<string>;
+  order_id: string;
+  position: number;
+  game_id: string;
+  name: string;
+  g2a_product_id: string;
+  quantity: number;
+  unit_price_cents: number;
+  unit_cost_cents: number;
+}
+
+export interface OrderUnitsTable {
+  id: Generated<string>;
+  order_id: string;
+  line_id: string;
+  state: ColumnType<OrderUnitState, OrderUnitState | undefined, OrderUnitState>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface TransactionsTable {
+  id: Generated<string>;
+  user_id: string;
+  /** Set by the chain trigger, with `balance_after_cents`. */
+  seq: ColumnType<number, never, never>;
+  type: LedgerEntryType;
+  amount_cents: number;
+  balance_after_cents: ColumnType<number, never, never>;
+  order_id: string | null;
+  order_unit_id: string | null;
+  reference: string | null;
+  created_at: ColumnType<Date, never, never>;
+}
+
+export interface IdempotencyKeysTable {
+  user_id: string;
+  key: string;
+  request_hash: string;
+  status: 'in_flight' | 'done';
+  claim_id: string;
+  locked_until: NullableTimestamp;
+  response_status: number | null;
+  response_body: string | null;
+  created_at: Timestamp;
+}
+
+export interface OrderDatabase {
+  orders: OrdersTable;
+  order_lines: OrderLinesTable;
+  order_units: OrderUnitsTable;
+  transactions: TransactionsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
