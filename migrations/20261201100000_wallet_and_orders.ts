@@ -102,11 +102,71 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`CREATE TRIGGER transactions_chain BEFORE INSERT ON transactions
             FOR EACH ROW EXECUTE FUNCTION transactions_chain()`.execute(db);
 
+  // An entry belongs to the order it names: a purchase or refund is the order owner's, a refund gives back
+  // exactly what the unit cost, for a unit of that order.
   await sql`
-    CREATE FUNCTION transactions_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN RAISE EXCEPTION 'ledger entries are never changed or removed'; END $$`.execute(db);
+    CREATE FUNCTION transactions_match_order() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE owner uuid; unit_order uuid; unit_price bigint;
+    BEGIN
+      IF NEW.order_id IS NOT NULL THEN
+        SELECT user_id INTO owner FROM orders WHERE id = NEW.order_id;
+        IF owner IS DISTINCT FROM NEW.user_id THEN
+          RAISE EXCEPTION 'order % is not a purchase of user %', NEW.order_id, NEW.user_id
+            USING ERRCODE = 'check_violation';
+        END IF;
+      END IF;
+      IF NEW.type = 'refund' THEN
+        SELECT u.order_id, l.unit_price_cents INTO unit_order, unit_price
+          FROM order_units u JOIN order_lines l ON l.id = u.line_id WHERE u.id = NEW.order_unit_id;
+        IF unit_order IS DISTINCT FROM NEW.order_id OR unit_price IS DISTINCT FROM NEW.amount_cents THEN
+          RAISE EXCEPTION 'a refund of unit % gives back its price % to its order %', NEW.order_unit_id, unit_price, unit_order
+            USING ERRCODE = 'check_violation';
+        END IF;
+      END IF;
+      RETURN NEW;
+    END $$`.execute(db);
+  await sql`CREATE TRIGGER transactions_match_order BEFORE INSERT ON transactions
+            FOR EACH ROW EXECUTE FUNCTION transactions_match_order()`.execute(db);
+
+  // What was charged and bought is history: ledger entries, order lines, an order's owner and total, and its
+  // units are never changed (units only move between states) or removed.
+  await sql`
+    CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION '% rows are never changed or removed (%)', TG_TABLE_NAME, TG_OP
+      USING ERRCODE = 'check_violation'; END $$`.execute(db);
   await sql`CREATE TRIGGER transactions_append_only BEFORE UPDATE OR DELETE ON transactions
-            FOR EACH ROW EXECUTE FUNCTION transactions_append_only()`.execute(db);
+            FOR EACH ROW EXECUTE FUNCTION refuse_change()`.execute(db);
+  await sql`CREATE TRIGGER order_lines_immutable BEFORE UPDATE OR DELETE ON order_lines
+            FOR EACH ROW EXECUTE FUNCTION refuse_change()`.execute(db);
+  await sql`CREATE TRIGGER order_units_kept BEFORE DELETE ON order_units
+            FOR EACH ROW EXECUTE FUNCTION refuse_change()`.execute(db);
+  await sql`CREATE TRIGGER orders_kept BEFORE DELETE ON orders
+            FOR EACH ROW EXECUTE FUNCTION refuse_change()`.execute(db);
+  for (const table of ['transactions', 'order_lines', 'order_units', 'orders']) {
+    await sql`CREATE TRIGGER ${sql.raw(`${table}_no_truncate`)} BEFORE TRUNCATE ON ${sql.table(table)}
+              FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()`.execute(db);
+  }
+  await sql`
+    CREATE FUNCTION orders_fixed_terms() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.user_id <> OLD.user_id OR NEW.total_cents <> OLD.total_cents OR NEW.currency <> OLD.currency
+         OR NEW.source <> OLD.source OR NEW.created_at <> OLD.created_at THEN
+        RAISE EXCEPTION 'order % keeps its owner, total and date', OLD.id USING ERRCODE = 'check_violation';
+      END IF;
+      RETURN NEW;
+    END $$`.execute(db);
+  await sql`CREATE TRIGGER orders_fixed_terms BEFORE UPDATE ON orders
+            FOR EACH ROW EXECUTE FUNCTION orders_fixed_terms()`.execute(db);
+  await sql`
+    CREATE FUNCTION order_units_fixed_terms() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.order_id <> OLD.order_id OR NEW.line_id <> OLD.line_id THEN
+        RAISE EXCEPTION 'unit % keeps its order and line', OLD.id USING ERRCODE = 'check_violation';
+      END IF;
+      RETURN NEW;
+    END $$`.execute(db);
+  await sql`CREATE TRIGGER order_units_fixed_terms BEFORE UPDATE ON order_units
+            FOR EACH ROW EXECUTE FUNCTION order_units_fixed_terms()`.execute(db);
 
   // At commit: a user's balance is the balance after their last entry (0 without entries).
   await sql`
@@ -129,6 +189,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`CREATE CONSTRAINT TRIGGER users_balance_in_ledger AFTER UPDATE OF balance_cents ON users
             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
             WHEN (OLD.balance_cents IS DISTINCT FROM NEW.balance_cents)
+            EXECUTE FUNCTION ledger_matches_balance()`.execute(db);
+  await sql`CREATE CONSTRAINT TRIGGER users_start_in_ledger AFTER INSERT ON users
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.balance_cents <> 0)
             EXECUTE FUNCTION ledger_matches_balance()`.execute(db);
   await sql`CREATE CONSTRAINT TRIGGER transactions_in_balance AFTER INSERT ON transactions
             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_matches_balance()`.execute(db);
@@ -185,6 +248,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('idempotency_keys').ifExists().execute();
   await sql`DROP TRIGGER IF EXISTS users_balance_in_ledger ON users`.execute(db);
+  await sql`DROP TRIGGER IF EXISTS users_start_in_ledger ON users`.execute(db);
   await db.schema.dropTable('transactions').ifExists().execute();
   await db.schema.dropTable('order_units').ifExists().execute();
   await db.schema.dropTable('order_lines').ifExists().execute();

@@ -34,6 +34,16 @@ export interface Config {
   mailFrom: string;
   g2a: G2AConfig;
   keysEncryptionKey: Buffer;
+  /** Earlier encryption keys (`KEYS_ENCRYPTION_PREVIOUS_KEYS`): keys sealed with them still open. */
+  previousKeysEncryptionKeys: Buffer[];
+  fulfilment: {
+    /** How long a worker holds a unit it works on; a dead worker's unit is taken up again after it. */
+    leaseMs: number;
+    /** How long G2A holds an unpaid order; an order whose creation went unanswered counts as lapsed after it. */
+    orderReservationMs: number;
+    /** How long a paid unit's key may stay "not processed yet" before an operator is told. */
+    keyWaitMs: number;
+  };
   priceMarkupPercent: number;
   loginRateLimit: number;
   globalRateLimitPerMinute?: number;
@@ -145,7 +155,24 @@ export function loadConfig(env: Env = process.env): Config {
     keysEncryptionKey = createHash('sha256').update(`keyshop-keys:${jwtSecret}`).digest();
   }
 
-  const g2aWebhookSecret = read('G2A_WEBHOOK_SECRET');
+  const previousKeysEncryptionKeys: Buffer[] = [];
+  for (const [index, raw] of (read('KEYS_ENCRYPTION_PREVIOUS_KEYS') ?? '').split(',').entries()) {
+    if (raw.trim() === '') continue;
+    const key = Buffer.from(raw.trim(), 'base64');
+    if (key.length !== 32)
+      problems.push(`KEYS_ENCRYPTION_PREVIOUS_KEYS entry ${index + 1} must be 32 bytes in base64`);
+    else previousKeysEncryptionKeys.push(key);
+  }
+
+  let g2aWebhookSecret = read('G2A_WEBHOOK_SECRET');
+  if (g2aWebhookSecret === undefined) {
+    if (production)
+      warnings.push('G2A_WEBHOOK_SECRET is unset: POST /api/v1/webhooks/g2a refuses every event');
+    else if (g2aBaseUrl === undefined) {
+      // The in-process simulator signs its pushes with it, so webhooks work out of the box.
+      g2aWebhookSecret = createHash('sha256').update(`keyshop-webhook:${jwtSecret}`).digest('hex');
+    }
+  }
   const markupRaw = read('PRICE_MARKUP_PERCENT');
   let priceMarkupPercent = 2;
   if (markupRaw !== undefined) {
@@ -188,6 +215,12 @@ export function loadConfig(env: Env = process.env): Config {
       webhookSecret: g2aWebhookSecret,
     },
     keysEncryptionKey,
+    previousKeysEncryptionKeys,
+    fulfilment: {
+      leaseMs: integer('FULFILMENT_LEASE_SECONDS', 5 * 60, 1, 3600) * 1000,
+      orderReservationMs: integer('G2A_ORDER_RESERVATION_SECONDS', 30 * 60, 1, 24 * 3600) * 1000,
+      keyWaitMs: integer('FULFILMENT_KEY_WAIT_SECONDS', 30 * 60, 1, 7 * 24 * 3600) * 1000,
+    },
     priceMarkupPercent,
     loginRateLimit: integer('LOGIN_RATE_LIMIT', 10, 1, 1_000_000),
     globalRateLimitPerMinute: read('RATE_LIMIT_PER_MINUTE')

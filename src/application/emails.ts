@@ -11,3 +11,16 @@ export function confirmationEmail(input: { to: string; token: string; publicUrl:
       `The link is valid for 48 hours. If you did not sign up, ignore this message.`,
   };
 }
+
+/** The link leads to the order, where its owner reads the keys; the e-mail itself never carries a key. */
+export function keysReadyEmail(input: { to: string; orderId: string; publicUrl: string }): MailMessage {
+  const link = `${input.publicUrl}/api/v1/orders/${input.orderId}`;
+  return {
+    to: input.to,
+    subject: 'Your Keyshop keys are ready',
+    text:
+      `The keys of your order ${input.orderId} are ready.\n\n` +
+      `Sign in and open your order to read them:\n${link}\n\n` +
+      `Any unit that could not be bought was refunded to your wallet.`,
+  };
+}

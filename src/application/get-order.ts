@@ -1,6 +1,8 @@
 import { cacheKeys } from '../domain/cache-keys.js';
 import { DomainError } from '../domain/errors.js';
 import type { Cache } from '../ports/cache.js';
+import type { FulfilmentReader } from '../ports/fulfilment.js';
+import type { KeyVault } from '../ports/key-vault.js';
 import type { OrderReader } from '../ports/orders.js';
 import { ORDER_CACHE_TTL_SECONDS, toOrderView, type OrderView } from './order-views.js';
 
@@ -17,11 +19,19 @@ interface CachedOrder {
 
 const notFound = () => new DomainError('ORDER_NOT_FOUND', 'no such order');
 
-/** One of the user's orders; another user's order is ORDER_NOT_FOUND, as an unknown one is. */
-export async function getOrder(
-  deps: { orders: OrderReader; cache: Cache },
-  input: GetOrderInput,
-): Promise<OrderView> {
+export interface GetOrderDeps {
+  orders: OrderReader;
+  cache: Cache;
+  fulfilment: FulfilmentReader;
+  vault: KeyVault;
+}
+
+/**
+ * One of the user's orders, with the keys of its delivered units (refunded units never show theirs). Another
+ * user's order is ORDER_NOT_FOUND, as an unknown one is. Keys are opened from the database for the owner on
+ * every read: no cache entry holds one.
+ */
+export async function getOrder(deps: GetOrderDeps, input: GetOrderInput): Promise<OrderView> {
   const cached = await deps.cache.getOrLoad(
     { key: cacheKeys.order(input.orderId) },
     ORDER_CACHE_TTL_SECONDS,
@@ -33,5 +43,12 @@ export async function getOrder(
     },
   );
   if (cached.userId !== input.userId) throw notFound();
-  return cached.order;
+  const keys = new Map<string, string[]>();
+  for (const { unitId, gameId, sealed } of await deps.fulfilment.sealedKeys(input.orderId)) {
+    keys.set(gameId, [...(keys.get(gameId) ?? []), deps.vault.open(sealed, unitId)]);
+  }
+  return {
+    ...cached.order,
+    items: cached.order.items.map((item) => ({ ...item, keys: keys.get(item.gameId) ?? [] })),
+  };
 }

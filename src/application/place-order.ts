@@ -3,6 +3,7 @@ import { cartCacheKey, type CartOwner } from '../domain/cart.js';
 import { DomainError } from '../domain/errors.js';
 import {
   assertOrderItems,
+  MAX_ORDER_LINES,
   orderTotalCents,
   unavailableGames,
   type Order,
@@ -54,12 +55,19 @@ export const IDEMPOTENCY_LEASE_MS = 30_000;
  */
 export async function placeOrder(deps: PlaceOrderDeps, input: PlaceOrderInput): Promise<PlaceOrderOutput> {
   const started = performance.now();
-  if (input.items) assertOrderItems(input.items);
-  const requestHash = hashRequest(input.items);
+  const items = input.items?.map((item) => ({ ...item, gameId: item.gameId.toLowerCase() }));
+  if (items) assertOrderItems(items);
+  const requestHash = hashRequest(items);
   const key = { userId: input.userId, key: input.idempotencyKey };
-  const claim = await deps.uow.run((scope) =>
-    scope.idempotency.claim({ ...key, requestHash, leaseMs: IDEMPOTENCY_LEASE_MS, now: deps.clock.now() }),
-  );
+  const claim = await deps.uow.run(async (scope) => {
+    if (!(await scope.users.findById(input.userId))) throw accountGone();
+    return scope.idempotency.claim({
+      ...key,
+      requestHash,
+      leaseMs: IDEMPOTENCY_LEASE_MS,
+      now: deps.clock.now(),
+    });
+  });
   if (claim.outcome === 'replay') {
     return { status: claim.response.status, body: claim.response.body as Json<OrderView>, replayed: true };
   }
@@ -78,7 +86,7 @@ export async function placeOrder(deps: PlaceOrderDeps, input: PlaceOrderInput): 
   try {
     const order = await deps.uow.run(async (scope) => {
       if (!(await scope.idempotency.lockClaim(key.userId, key.key, claim.claimId))) throw keyInUse();
-      const placed = await checkOut(scope, input);
+      const placed = await checkOut(scope, { ...input, items });
       const body = JSON.stringify(toOrderView(placed)) as Json<OrderView>;
       await scope.idempotency.complete(key.userId, key.key, claim.claimId, { status: 201, body });
       return { placed, body };
@@ -116,13 +124,19 @@ async function checkOut(scope: TransactionScope, input: PlaceOrderInput): Promis
   const owner: CartOwner = { kind: 'user', userId: input.userId };
   // The wallet first: checkouts, cart changes and merges of this user wait for this one.
   const balance = await scope.wallets.lockWallet(input.userId);
-  if (balance === null) throw new DomainError('UNAUTHORIZED', 'the account of this token no longer exists');
+  if (balance === null) throw accountGone();
 
   const fromCart = input.items === undefined;
   const items: OrderItemRequest[] = fromCart
     ? (await scope.carts.lockedLines(owner)).map((line) => ({ gameId: line.gameId, quantity: line.quantity }))
     : input.items!;
   if (items.length === 0) throw new DomainError('CART_EMPTY', 'the cart is empty');
+  if (fromCart && items.length > MAX_ORDER_LINES) {
+    throw new DomainError(
+      'QUANTITY_LIMIT',
+      `an order holds at most ${MAX_ORDER_LINES} different games; the cart has ${items.length}`,
+    );
+  }
 
   const games = await scope.orders.lockGamesForSale(items.map((item) => item.gameId));
   const missing = items.filter((item) => !games.has(item.gameId)).map((item) => item.gameId);
@@ -169,16 +183,25 @@ async function checkOut(scope: TransactionScope, input: PlaceOrderInput): Promis
   ]);
   if (fromCart) await scope.carts.clear(owner);
   await invalidateOrder(scope, order, fromCart ? [cartCacheKey(owner)] : []);
+  // Fulfilment buys each key at G2A; the units' rows keep how far each got.
+  await scope.outbox.addAll(
+    'g2a.fulfil',
+    order.units.map((unit) => ({ unitId: unit.id })),
+  );
   return order;
 }
+
+const accountGone = () => new DomainError('UNAUTHORIZED', 'the account of this token no longer exists');
 
 const keyInUse = () =>
   new DomainError('IDEMPOTENCY_KEY_IN_USE', 'a request with this Idempotency-Key is still being processed', {
     field: 'idempotency-key',
   });
 
-/** The request body in one canonical form: equal bodies hash alike. */
+/** The request body in one canonical form: equal bodies hash alike, whatever the order of their items. */
 function hashRequest(items: OrderItemRequest[] | undefined): string {
-  const canonical = items ? items.map((item) => [item.gameId.toLowerCase(), item.quantity]) : 'cart';
+  const canonical = items
+    ? items.map((item) => [item.gameId, item.quantity]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0))
+    : 'cart';
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

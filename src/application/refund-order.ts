@@ -49,16 +49,13 @@ export async function refundOrder(
       }));
     await scope.wallets.lockWallet(order.userId);
     await scope.wallets.record(order.userId, refunds);
-    const units = order.units.map((unit) =>
-      moved.has(unit.id) ? { ...unit, state: 'refunded' as const } : unit,
-    );
-    const status = orderStatusFor(units.map((unit) => unit.state));
+    const status = orderStatusFor(order.units.map((unit) => (moved.has(unit.id) ? 'refunded' : unit.state)));
     if (status !== order.status && !(await scope.orders.moveStatus(order.id, status))) {
       throw new Error(`order ${order.id} cannot move from ${order.status} to ${status}`);
     }
     await invalidateOrder(scope, order);
     return {
-      order: { ...order, status, units, updatedAt: new Date() },
+      order: (await scope.orders.findById(order.id))!,
       refunded: refunds.length,
       refundedCents: refunds.reduce((sum, refund) => sum + refund.amountCents, 0),
     };

@@ -83,7 +83,8 @@ async function main(): Promise<void> {
     apiSecret: process.env.G2A_API_SECRET || SIMULATOR_DEV_API_SECRET,
     email: process.env.G2A_EMAIL || SIMULATOR_DEV_EMAIL,
     ratePerMinute,
-    webhook: webhookUrl && webhookSecret ? { url: webhookUrl, secret: webhookSecret } : undefined,
+    // With a secret and no URL yet, the `webhookUrl` fault can point the pushes somewhere later.
+    webhook: webhookSecret ? { url: webhookUrl, secret: webhookSecret } : undefined,
     logger,
   });
   simulator.state.setFaults({ keyDelayMs, latencyMs, errorRate });

@@ -3,7 +3,6 @@ import type { Redis } from 'ioredis';
 import type PgBoss from 'pg-boss';
 import { sql } from 'kysely';
 import { buildApp } from '../adapters/http/app.js';
-import { createMetricsRegistry } from '../adapters/http/metrics.js';
 import { createRateLimitStore } from '../adapters/redis/rate-limit-store.js';
 import { PgBossOutboxMonitor } from '../adapters/jobs/outbox-monitor.js';
 import { startWorkers } from '../adapters/jobs/start-workers.js';
@@ -17,6 +16,7 @@ import { cartsFeature } from './carts.js';
 import { catalogFeature } from './catalog.js';
 import { identityFeature } from './identity.js';
 import { openInfrastructure, type InfrastructureOptions } from './infrastructure.js';
+import { fulfilmentFeature } from './fulfilment.js';
 import { ordersFeature } from './orders.js';
 
 export type ShopOptions = InfrastructureOptions;
@@ -41,12 +41,20 @@ function wireFeatures(infra: Awaited<ReturnType<typeof openInfrastructure>>) {
   const catalog = catalogFeature(infra);
   const identity = identityFeature(infra, { mergeGuestLoggingTo: carts.mergeGuestLoggingTo });
   const orders = ordersFeature(infra);
+  const fulfilment = fulfilmentFeature(infra);
   return {
     carts,
     catalog,
     identity,
     orders,
-    useCases: { ...identity.useCases, ...carts.useCases, ...catalog.useCases, ...orders.useCases },
+    fulfilment,
+    useCases: {
+      ...identity.useCases,
+      ...carts.useCases,
+      ...catalog.useCases,
+      ...orders.useCases,
+      ...fulfilment.useCases,
+    },
   };
 }
 
@@ -63,7 +71,12 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
       await startWorkers({
         boss: infra.boss,
         outbox: infra.outbox,
-        delivery: { cache: infra.cache, mailer: infra.mailer, logger: infra.logger },
+        delivery: {
+          cache: infra.cache,
+          mailer: infra.mailer,
+          logger: infra.logger,
+          fulfilOrderUnit: features.fulfilment.fulfilOrderUnit,
+        },
         wakeups: infra.wakeups,
         logger: infra.logger,
         schedules: config.syncSchedules,
@@ -71,6 +84,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
         triggerSync: features.catalog.triggerSync,
         deleteExpiredGuestSessions: features.carts.deleteExpiredGuestSessions,
         purgeIdempotencyKeys: features.orders.purgeIdempotencyKeys,
+        reconcileFulfilment: features.fulfilment.reconcileFulfilment,
       });
       if (config.syncSchedules) await features.catalog.fillEmptyCatalog();
     }
@@ -84,7 +98,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
         guestSessions: infra.readers.guestSessions,
         guestSessionTtlMs: GUEST_SESSION_TTL_MS,
         clock: infra.clock,
-        metrics: createMetricsRegistry(),
+        metrics: infra.metrics.registry,
         rateLimitStore: createRateLimitStore({ redis: infra.redis, pool: infra.pool, logger: infra.logger }),
         health: {
           postgres: async () => (await sql`SELECT 1`.execute(infra.db), true),

@@ -2,6 +2,11 @@ import type { Redis } from 'ioredis';
 import type { Logger as PinoLogger } from 'pino';
 import PgBoss from 'pg-boss';
 import type pg from 'pg';
+import {
+  FallbackGcraStore,
+  SharedG2ARateLimiter,
+  type G2ARateLimiter,
+} from '../adapters/g2a/g2a-rate-limiter.js';
 import { createG2ASimulator } from '../adapters/g2a/simulator.js';
 import { UndiciG2AClient } from '../adapters/g2a/undici-g2a-client.js';
 import { createOutboxQueues, PG_BOSS_SCHEMA } from '../adapters/jobs/outbox-worker.js';
@@ -9,24 +14,29 @@ import { outboxRegistry, type OutboxRegistry, type OutboxSettings } from '../ada
 import { createSyncQueues } from '../adapters/jobs/sync-workers.js';
 import { WorkerWakeups } from '../adapters/jobs/worker-wakeups.js';
 import { LogMailer } from '../adapters/mailer/log-mailer.js';
+import { createShopMetrics, type ShopMetrics } from '../adapters/metrics/shop-metrics.js';
 import { SmtpMailer } from '../adapters/mailer/smtp-mailer.js';
 import { PostgresAdvisoryLock } from '../adapters/postgres/advisory-lock.js';
 import { createDb, createPool, type Db } from '../adapters/postgres/db.js';
 import { startEmbeddedDatabase } from '../adapters/postgres/embedded-database.js';
 import { KyselyUnitOfWork } from '../adapters/postgres/kysely-unit-of-work.js';
 import { migrateToLatest } from '../adapters/postgres/migrate.js';
+import { PostgresGcraStore } from '../adapters/postgres/postgres-gcra-store.js';
 import { createReaders, type Readers } from '../adapters/postgres/repositories.js';
 import { FallbackLock } from '../adapters/redis/fallback-lock.js';
 import { NoopCache } from '../adapters/redis/noop-cache.js';
 import { RedisCache } from '../adapters/redis/redis-cache.js';
 import { createRedisClient } from '../adapters/redis/redis-client.js';
+import { RedisGcraStore } from '../adapters/redis/redis-gcra-store.js';
 import { RedisSyncProgressBoard } from '../adapters/redis/redis-sync-progress-board.js';
 import { RedlockLock } from '../adapters/redis/redlock-lock.js';
+import { AesGcmKeyVault } from '../adapters/security/aes-gcm-key-vault.js';
 import type { Config, Role } from '../config.js';
 import type { Cache } from '../ports/cache.js';
 import type { SyncProgressBoard } from '../ports/catalog.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import type { G2A } from '../ports/g2a.js';
+import type { KeyVault } from '../ports/key-vault.js';
 import type { Lock } from '../ports/lock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Mailer } from '../ports/mailer.js';
@@ -71,6 +81,8 @@ export interface Infrastructure {
   mailer: Mailer;
   lock: Lock;
   progress: SyncProgressBoard;
+  vault: KeyVault;
+  metrics: ShopMetrics;
   /** The G2A the workers use; only processes that work jobs connect to it. */
   g2a?: G2A;
   shutdown: Shutdown;
@@ -155,7 +167,17 @@ export async function openInfrastructure(
     const progress: SyncProgressBoard = redis
       ? new RedisSyncProgressBoard(redis)
       : { publish: async () => {} };
-    const g2a = runsWorkers ? (options.g2a ?? (await connectG2A(config, logger, shutdown))) : undefined;
+    const metrics = createShopMetrics();
+    // One G2A rate for every process of the shop: counted in Redis, or in PostgreSQL without it.
+    const postgresRate = new PostgresGcraStore(db);
+    const limiter = new SharedG2ARateLimiter(
+      redis ? new FallbackGcraStore(new RedisGcraStore(redis), postgresRate, logger) : postgresRate,
+      config.g2a.ratePerMinute,
+      (priority, waitedMs) => metrics.g2aLimiterWait.observe({ priority }, waitedMs / 1000),
+    );
+    const g2a = runsWorkers
+      ? (options.g2a ?? (await connectG2A(config, { logger, shutdown, limiter, metrics })))
+      : undefined;
 
     return {
       config,
@@ -175,6 +197,8 @@ export async function openInfrastructure(
       mailer,
       lock,
       progress,
+      vault: new AesGcmKeyVault(config.keysEncryptionKey, config.previousKeysEncryptionKeys),
+      metrics,
       g2a,
       shutdown,
     };
@@ -184,8 +208,15 @@ export async function openInfrastructure(
   }
 }
 
-/** The G2A of the config, or, without credentials, the simulator started in this process. */
-async function connectG2A(config: Config, logger: Logger, shutdown: Shutdown): Promise<G2A> {
+/**
+ * The G2A of the config, or, without credentials, the simulator started in this process (pushing its signed
+ * webhooks to this shop).
+ */
+async function connectG2A(
+  config: Config,
+  deps: { logger: Logger; shutdown: Shutdown; limiter: G2ARateLimiter; metrics: ShopMetrics },
+): Promise<G2A> {
+  const { logger, shutdown } = deps;
   let baseUrl = config.g2a.baseUrl;
   if (!baseUrl) {
     const simulator = createG2ASimulator({
@@ -194,6 +225,10 @@ async function connectG2A(config: Config, logger: Logger, shutdown: Shutdown): P
       apiHash: config.g2a.apiHash,
       apiSecret: config.g2a.apiSecret,
       email: config.g2a.email,
+      ratePerMinute: config.g2a.ratePerMinute,
+      ...(config.g2a.webhookSecret
+        ? { webhook: { url: `${config.publicUrl}/api/v1/webhooks/g2a`, secret: config.g2a.webhookSecret } }
+        : {}),
     });
     baseUrl = await simulator.listen(0, '127.0.0.1');
     shutdown.add(() => simulator.close());
@@ -203,8 +238,9 @@ async function connectG2A(config: Config, logger: Logger, shutdown: Shutdown): P
     apiHash: config.g2a.apiHash,
     apiSecret: config.g2a.apiSecret,
     email: config.g2a.email,
-    ratePerMinute: config.g2a.ratePerMinute,
+    limiter: deps.limiter,
     logger,
+    onAttempt: (endpoint, outcome) => deps.metrics.g2aCalls.inc({ endpoint, outcome }),
   });
   shutdown.add(() => client.close());
   logger.info(

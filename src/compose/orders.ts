@@ -17,7 +17,11 @@ export function ordersFeature(infra: Infrastructure) {
       placeOrder: (input: PlaceOrderInput, log: Logger = infra.logger) =>
         placeOrder({ uow, clock, logger: log }, input),
       listOrders: (input: ListOrdersInput) => listOrders({ orders: readers.orders, cache }, input),
-      getOrder: (input: GetOrderInput) => getOrder({ orders: readers.orders, cache }, input),
+      getOrder: (input: GetOrderInput) =>
+        getOrder(
+          { orders: readers.orders, cache, fulfilment: readers.fulfilment, vault: infra.vault },
+          input,
+        ),
       listTransactions: (input: { userId: string; page: number; pageSize: number }) =>
         listTransactions({ ledger: readers.ledger }, input),
       topUpWallet: (input: TopUpWalletInput, log: Logger = infra.logger) =>

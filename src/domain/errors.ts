@@ -22,7 +22,8 @@ export type DomainErrorCode =
   | 'INSUFFICIENT_FUNDS'
   | 'ORDER_NOT_FOUND'
   | 'IDEMPOTENCY_KEY_REUSED'
-  | 'IDEMPOTENCY_KEY_IN_USE';
+  | 'IDEMPOTENCY_KEY_IN_USE'
+  | 'INVALID_SIGNATURE';
 
 /** A rule of the shop was broken; `code` is stable, the message is for humans. */
 export class DomainError extends Error {

@@ -75,9 +75,20 @@ export class G2AError extends Error {
     message: string,
     readonly httpStatus?: number,
     readonly g2aCode?: string,
+    /** The request never left this process (the connection could not be opened). */
+    readonly unsent = false,
   ) {
     super(message);
     this.name = 'G2AError';
+  }
+
+  /**
+   * Whether G2A may have acted on the request although the call failed: it gave no answer after the request
+   * left (a timeout, a dropped connection), or answered 2xx with a body that made no sense. An error answer
+   * (4xx, 5xx) or a connection never made means it did not.
+   */
+  get mayHaveActed(): boolean {
+    return this.httpStatus === undefined ? !this.unsent : this.httpStatus < 300;
   }
 
   get transient(): boolean {

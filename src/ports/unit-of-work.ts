@@ -1,5 +1,6 @@
 import type { CartRepository, WishlistRepository } from './carts.js';
 import type { CatalogRepository, SyncRunRepository } from './catalog.js';
+import type { FulfilmentRepository, WebhookEventRepository } from './fulfilment.js';
 import type { JobQueue } from './job-queue.js';
 import type { OutboxWriter } from './outbox.js';
 import type { IdempotencyRepository, OrderRepository, WalletRepository } from './orders.js';
@@ -26,6 +27,8 @@ export interface TransactionScope {
   orders: OrderRepository;
   wallets: WalletRepository;
   idempotency: IdempotencyRepository;
+  fulfilment: FulfilmentRepository;
+  webhookEvents: WebhookEventRepository;
   outbox: OutboxWriter;
   jobs: JobQueue;
 }

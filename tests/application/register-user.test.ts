@@ -36,6 +36,7 @@ class CountingUnitOfWork implements UnitOfWork {
             if (failure) throw failure;
             await scope.outbox.add(topic, payload);
           },
+          addAll: (topic, payloads) => scope.outbox.addAll(topic, payloads),
           invalidate: (target) => scope.outbox.invalidate(target),
         };
         return work({ ...scope, outbox });

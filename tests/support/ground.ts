@@ -16,7 +16,10 @@ import { createTestDatabase, redisUrl, uniqueRedisPrefix } from './services.js';
  * what a use case writes to the outbox stays there to be read back. The clock stands still from the moment the
  * ground starts; the logger records.
  */
-export interface Ground extends Pick<Infrastructure, 'db' | 'uow' | 'readers' | 'cache' | 'boss' | 'redis'> {
+export interface Ground extends Pick<
+  Infrastructure,
+  'db' | 'uow' | 'readers' | 'cache' | 'boss' | 'redis' | 'vault'
+> {
   clock: FixedClock;
   logger: InMemoryLogger;
   /** The payloads a topic's messages carry, in the order they were written. */
@@ -68,6 +71,7 @@ export async function startGround(options: { withoutRedis?: boolean } = {}): Pro
     cache: infra.cache,
     boss: infra.boss,
     redis: infra.redis,
+    vault: infra.vault,
     clock,
     logger: new InMemoryLogger(),
     outbox: (topic) => outboxPayloads(infra.db, topic),

@@ -73,6 +73,7 @@ describe('configuration', () => {
       G2A_EMAIL: 'buyer@example.com',
       SMTP_URL: 'smtp://mail.example.com:587',
       PRICE_MARKUP_PERCENT: '2.5',
+      G2A_WEBHOOK_SECRET: 'w'.repeat(40),
     });
     expect(config).toMatchObject({
       production: true,
@@ -80,6 +81,32 @@ describe('configuration', () => {
       corsOrigin: false,
       warnings: [],
     });
+  });
+
+  it('warns in production without a webhook secret: the webhook then refuses every event', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://shop@db/shop',
+      JWT_SECRET: 'x'.repeat(40),
+      KEYS_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      G2A_BASE_URL: 'https://api.g2a.com',
+      G2A_API_HASH: 'hash',
+      G2A_API_SECRET: 'secret',
+      G2A_EMAIL: 'buyer@example.com',
+      SMTP_URL: 'smtp://mail.example.com:587',
+    });
+    expect(config.g2a.webhookSecret).toBeUndefined();
+    expect(config.warnings.join('\n')).toMatch(/G2A_WEBHOOK_SECRET is unset/);
+  });
+
+  it('signs the in-process simulator’s webhooks with a development secret, and keeps earlier key-encryption keys', () => {
+    const earlier = Buffer.alloc(32, 3);
+    const config = loadConfig({ KEYS_ENCRYPTION_PREVIOUS_KEYS: ` ${earlier.toString('base64')} ,` });
+    expect(config.g2a.webhookSecret).toMatch(/^[0-9a-f]{64}$/);
+    expect(config.previousKeysEncryptionKeys).toEqual([earlier]);
+    expect(problemsOf({ KEYS_ENCRYPTION_PREVIOUS_KEYS: 'c2hvcnQ=' }).join('\n')).toMatch(
+      /KEYS_ENCRYPTION_PREVIOUS_KEYS entry 1 must be 32 bytes/,
+    );
   });
 
   it('wants the G2A credentials together', () => {

@@ -30,8 +30,11 @@ export interface G2ASimulatorOptions {
   email?: string;
   /** API requests admitted per minute (default 600); 0 means no limit. */
   ratePerMinute?: number;
-  /** When set, every paid order's key is also pushed here, signed, once it is ready. */
-  webhook?: { url: string; secret: string };
+  /**
+   * When set, every paid order's key is also pushed here, signed, once it is ready. `url` may be left out and
+   * given later as the `webhookUrl` fault.
+   */
+  webhook?: { url?: string; secret: string };
   logger?: Logger;
   /** The simulator's clock (ms): key delays, rate windows and timestamps read it. */
   now?: () => number;
@@ -126,6 +129,7 @@ const FaultsBody = Type.Object(
         Type.Literal('payment'),
       ]),
     ),
+    webhookUrl: Type.Optional(Type.Union([Type.String({ format: 'uri', maxLength: 2000 }), Type.Null()])),
   },
   { additionalProperties: false },
 );
@@ -158,7 +162,10 @@ export function createG2ASimulator(options: G2ASimulatorOptions = {}): G2ASimula
     ratePerMinute: options.ratePerMinute ?? 600,
     now,
   });
-  const webhook = options.webhook && { url: new URL(options.webhook.url), secret: options.webhook.secret };
+  const webhook = options.webhook && {
+    url: options.webhook.url === undefined ? undefined : new URL(options.webhook.url),
+    secret: options.webhook.secret,
+  };
   const webhookTimers = new Set<NodeJS.Timeout>();
   const webhookAgent = webhook ? new Agent({ keepAliveTimeout: 1_000 }) : undefined;
 
@@ -198,7 +205,7 @@ export function createG2ASimulator(options: G2ASimulatorOptions = {}): G2ASimula
 
   async function pushWebhook(orderId: string): Promise<void> {
     const order = state.findOrder(orderId);
-    if (!webhook || !webhookAgent || order?.key === undefined) return;
+    if (!webhook?.url || !webhookAgent || order?.key === undefined) return;
     const rawBody = JSON.stringify({ eventId: randomUUID(), orderId, status: 'complete', key: order.key });
     const timestamp = String(Math.floor(now() / 1000));
     const signature = createHmac('sha256', webhook.secret).update(`${timestamp}.${rawBody}`).digest('hex');
@@ -226,7 +233,7 @@ export function createG2ASimulator(options: G2ASimulatorOptions = {}): G2ASimula
   }
 
   function scheduleWebhook(order: SimulatedOrder): void {
-    if (!webhook) return;
+    if (!webhook?.url) return;
     const timer = setTimeout(
       () => {
         webhookTimers.delete(timer);
@@ -339,10 +346,24 @@ export function createG2ASimulator(options: G2ASimulatorOptions = {}): G2ASimula
       return { removed: true, id: request.params.id };
     });
 
-    control.get('/__sim/faults', async () => state.faults);
-    control.post('/__sim/faults', { schema: { body: FaultsBody } }, async (request) =>
-      state.setFaults(request.body),
-    );
+    control.get('/__sim/faults', async () => ({
+      ...state.faults,
+      webhookUrl: webhook?.url?.toString() ?? null,
+    }));
+    control.post('/__sim/faults', { schema: { body: FaultsBody } }, async (request, reply) => {
+      const { webhookUrl, ...faults } = request.body;
+      if (webhookUrl !== undefined) {
+        if (!webhook) {
+          return sendRefusal(reply, {
+            httpStatus: 400,
+            code: 'BR02',
+            message: 'webhookUrl needs a webhook secret (G2A_WEBHOOK_SECRET) to sign the pushes',
+          });
+        }
+        webhook.url = webhookUrl === null ? undefined : new URL(webhookUrl);
+      }
+      return { ...state.setFaults(faults), webhookUrl: webhook?.url?.toString() ?? null };
+    });
 
     control.post('/__sim/reset', async () => {
       clearWebhookTimers();

@@ -10,6 +10,7 @@ import {
 } from '../../ports/g2a.js';
 import type { Logger } from '../../ports/logger.js';
 import { g2aAuthorizationHeader } from './g2a-auth.js';
+import type { G2APriority, G2ARateLimiter } from './g2a-rate-limiter.js';
 import { g2aErrorFromResponse } from './g2a-error-from-response.js';
 import { parseRetryAfterMs } from './retry-after.js';
 import { TokenBucket } from './token-bucket.js';
@@ -22,6 +23,11 @@ export interface UndiciG2AClientOptions {
   email: string;
   /** Requests per minute for this instance, retries included. 0 or Infinity: no client-side limit. */
   ratePerMinute?: number;
+  /**
+   * A limiter shared with other processes (and other clients) instead of this instance's own token bucket:
+   * the rate is then G2A's for the whole shop, not per process.
+   */
+  limiter?: G2ARateLimiter;
   /** Requests that may leave back to back after an idle spell (the rest are spaced evenly). */
   burst?: number;
   /** Per attempt, from sending the request to the end of the response body. */
@@ -39,6 +45,8 @@ export interface UndiciG2AClientOptions {
   logger?: Logger;
   /** An undici dispatcher to use instead of the client's own keep-alive pool (not closed by `close()`). */
   dispatcher?: Dispatcher;
+  /** Told of every attempt's outcome (`ok` or the failure's kind), by endpoint: a metric. */
+  onAttempt?: (endpoint: string, outcome: string) => void;
 }
 
 type HttpMethod = 'GET' | 'POST' | 'PUT';
@@ -54,6 +62,10 @@ interface CallSpec {
    * connection or a 5xx, which may have come after G2A acted.
    */
   idempotent: boolean;
+  /** Whose request it is, for a shared limiter: buying keys goes first. */
+  priority: G2APriority;
+  /** The endpoint without ids, for metrics. */
+  endpoint: string;
 }
 
 interface AttemptFailure {
@@ -118,12 +130,14 @@ export class UndiciG2AClient implements G2A {
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly bucket: TokenBucket | undefined;
+  private readonly limiter: G2ARateLimiter | undefined;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private readonly retryBaseDelayMs: number;
   private readonly maxRetryDelayMs: number;
   private readonly maxRetryAfterMs: number;
   private readonly logger: Logger | undefined;
+  private readonly onAttempt: ((endpoint: string, outcome: string) => void) | undefined;
   private pausedUntil = 0;
 
   constructor(options: UndiciG2AClientOptions) {
@@ -140,8 +154,10 @@ export class UndiciG2AClient implements G2A {
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
     this.logger = options.logger?.child({ component: 'g2a-client' });
+    this.onAttempt = options.onAttempt;
 
-    const rate = options.ratePerMinute ?? DEFAULT_RATE_PER_MINUTE;
+    this.limiter = options.limiter;
+    const rate = options.limiter ? 0 : (options.ratePerMinute ?? DEFAULT_RATE_PER_MINUTE);
     if (Number.isNaN(rate) || rate < 0) throw new RangeError(`ratePerMinute must be >= 0, got ${rate}`);
     this.bucket =
       rate === 0 || rate === Infinity
@@ -179,6 +195,8 @@ export class UndiciG2AClient implements G2A {
         updatedAtTo: query.updatedAtTo,
       },
       idempotent: true,
+      priority: 'sync',
+      endpoint: 'GET /v1/products',
     });
     if (!isObject(page) || !Array.isArray(page.docs) || !hasFiniteNumber(page, 'total')) {
       throw this.malformed('GET /v1/products');
@@ -200,6 +218,8 @@ export class UndiciG2AClient implements G2A {
       path: '/order',
       body: { product_id: input.productId, max_price: input.maxPriceEur, currency: input.currency ?? 'EUR' },
       idempotent: false,
+      priority: 'fulfilment',
+      endpoint: 'POST /v1/order',
     });
     if (!isObject(order) || order.order_id === undefined || !hasFiniteNumber(order, 'price')) {
       throw this.malformed('POST /v1/order');
@@ -216,6 +236,8 @@ export class UndiciG2AClient implements G2A {
       method: 'PUT',
       path: `/order/pay/${encodeURIComponent(orderId)}`,
       idempotent: false,
+      priority: 'fulfilment',
+      endpoint: 'PUT /v1/order/pay',
     });
     if (!isObject(payment) || payment.status !== true || payment.transaction_id === undefined) {
       throw new G2AError('rejected', `PUT /v1/order/pay failed: payment not confirmed`, 200);
@@ -228,6 +250,8 @@ export class UndiciG2AClient implements G2A {
       method: 'GET',
       path: `/order/details/${encodeURIComponent(orderId)}`,
       idempotent: true,
+      priority: 'fulfilment',
+      endpoint: 'GET /v1/order/details',
     });
     if (!isObject(details) || typeof details.status !== 'string') {
       throw this.malformed('GET /v1/order/details');
@@ -244,6 +268,8 @@ export class UndiciG2AClient implements G2A {
       method: 'GET',
       path: `/order/key/${encodeURIComponent(orderId)}`,
       idempotent: true,
+      priority: 'fulfilment',
+      endpoint: 'GET /v1/order/key',
     });
     if (!isObject(answer) || typeof answer.key !== 'string' || answer.key === '') {
       throw this.malformed('GET /v1/order/key');
@@ -264,10 +290,11 @@ export class UndiciG2AClient implements G2A {
     const path = this.buildPath(spec);
     const operation = `${spec.method} ${this.pathPrefix}${spec.path}`;
     for (let attempt = 0; ; attempt++) {
-      await this.acquireSlot();
+      await this.acquireSlot(spec.priority);
       const startedAt = Date.now();
       const outcome = await this.attempt(spec, path, operation);
       const durationMs = Date.now() - startedAt;
+      this.onAttempt?.(spec.endpoint, 'failure' in outcome ? outcome.failure.error.kind : 'ok');
       if (!('failure' in outcome)) {
         this.logger?.debug({ operation, attempt, durationMs, outcome: 'ok' }, 'G2A call');
         return outcome.body;
@@ -320,10 +347,11 @@ export class UndiciG2AClient implements G2A {
   }
 
   /** Waits for a rate-limit token, and for the end of any pause a 429 imposed on the whole instance. */
-  private async acquireSlot(): Promise<void> {
+  private async acquireSlot(priority: G2APriority): Promise<void> {
     for (;;) {
       await sleepUntil(this.pausedUntil);
-      await sleepUntil(this.bucket ? this.bucket.reserve() : 0);
+      if (this.limiter) await this.limiter.acquire(priority);
+      else await sleepUntil(this.bucket ? this.bucket.reserve() : 0);
       if (Date.now() >= this.pausedUntil) return;
     }
   }
@@ -406,7 +434,7 @@ export class UndiciG2AClient implements G2A {
     const message =
       kind === 'timeout' ? `${operation} timed out (${detail})` : `${operation} failed: network (${detail})`;
     return {
-      error: new G2AError(kind, message),
+      error: new G2AError(kind, message, undefined, undefined, beforeSending),
       retryable: spec.idempotent || beforeSending,
     };
   }

@@ -19,6 +19,7 @@ import { authRoutes, type AuthUseCases } from './routes/auth-routes.js';
 import { cartRoutes, type CartUseCases } from './routes/cart-routes.js';
 import { adminSyncRoutes, type SyncUseCases } from './routes/admin-sync-routes.js';
 import { adminWalletRoutes, type AdminWalletUseCases } from './routes/admin-wallet-routes.js';
+import { fulfilmentRoutes, type FulfilmentUseCases } from './routes/fulfilment-routes.js';
 import { orderRoutes, type OrderUseCases } from './routes/order-routes.js';
 import { catalogRoutes, type CatalogUseCases } from './routes/catalog-routes.js';
 import { healthRoutes, type HealthChecks } from './routes/health-routes.js';
@@ -37,7 +38,8 @@ export type UseCases = AuthUseCases &
   CartUseCases &
   WishlistUseCases &
   OrderUseCases &
-  AdminWalletUseCases;
+  AdminWalletUseCases &
+  FulfilmentUseCases;
 
 export interface HttpDeps {
   logger: FastifyBaseLogger | false;
@@ -162,6 +164,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       await api.register(adminSyncRoutes, { useCases: deps.useCases });
       await api.register(orderRoutes, { useCases: deps.useCases });
       await api.register(adminWalletRoutes, { useCases: deps.useCases });
+      await api.register(fulfilmentRoutes, { useCases: deps.useCases });
     },
     { prefix: API_PREFIX },
   );

@@ -15,6 +15,8 @@ export interface OutboxDeliveryDeps {
   cache: Cache;
   mailer: Mailer;
   logger: Logger;
+  /** Drives one unit of an order on at G2A (the use case); resolves whatever the unit's outcome. */
+  fulfilOrderUnit: (unitId: string) => Promise<unknown>;
 }
 
 /** How a topic's messages are retried; every delivery is at least once, so every handler is idempotent. */
@@ -27,6 +29,8 @@ export interface OutboxDelivery {
   expireInSeconds: number;
   /** Messages one worker takes at a time. */
   batchSize: number;
+  /** Workers per process (each works its batch); more overlap waits on a remote service. */
+  workers?: number;
 }
 
 /** Everything about one outbox topic, in one place. */
@@ -108,6 +112,31 @@ export function outboxRegistry(settings: OutboxSettings): OutboxRegistry {
       },
       // A sent e-mail's text carries a live token: the message keeps who and what, not the text.
       scrubAfterDelivery: ['text', 'html'],
+    },
+    'g2a.fulfil': {
+      queue: 'outbox-fulfil',
+      // The unit's row is the truth and the reconciliation run restarts any unit whose message is lost, so a
+      // message only retries a few times (a database that was away, say).
+      delivery: delivery('g2a.fulfil', {
+        retryLimit: 10,
+        retryDelaySeconds: 5,
+        retryBackoff: true,
+        expireInSeconds: 900,
+        batchSize: 5,
+        workers: 4,
+      }),
+      // Units of a batch are worked side by side: most of the time goes to waiting on G2A (and its rate).
+      async deliver(messages, { fulfilOrderUnit }) {
+        const failures = new Map<string, Error>();
+        await Promise.all(
+          messages.map((m) =>
+            fulfilOrderUnit(m.payload.unitId).catch((error: unknown) => {
+              failures.set(m.id, error instanceof Error ? error : new Error(String(error)));
+            }),
+          ),
+        );
+        return failures;
+      },
     },
   };
 }

@@ -45,38 +45,47 @@ export async function startOutboxWorkers(deps: {
   for (const topic of outboxTopicNames(deps.registry)) {
     const entry = deps.registry[topic] as OutboxTopicEntry<OutboxTopic>;
     const log = deps.logger.child({ operation: `outbox.${topic}` });
-    const workerId = await deps.boss.work<object>(
-      entry.queue,
-      {
-        batchSize: entry.delivery.batchSize,
-        pollingIntervalSeconds: POLLING_INTERVAL_SECONDS,
-        includeMetadata: true,
-      },
-      async (jobs) => {
-        const started = performance.now();
-        const failures = await entry.deliver(
-          jobs.map((job) => ({ id: job.id, payload: job.data as never })),
-          deps.deliveryDeps,
-        );
-        const delivered = jobs.filter((job) => !failures.has(job.id)).map((job) => job.id);
-        if (delivered.length > 0) {
-          await deps.boss.complete(entry.queue, delivered);
-          if (entry.scrubAfterDelivery) await scrub(deps.boss, entry, delivered);
-        }
-        if (failures.size > 0) await handBack(deps.boss, entry, jobs, failures, log);
-        log.info(
-          {
-            outcome: failures.size === 0 ? 'delivered' : 'partial',
-            delivered: delivered.length,
-            failed: failures.size,
-            durationMs: Math.round((performance.now() - started) * 100) / 100,
-          },
-          'outbox batch',
-        );
-      },
-    );
-    deps.wakeups.register(entry.queue, workerId);
+    for (let worker = 0; worker < (entry.delivery.workers ?? 1); worker++) {
+      const workerId = await deps.boss.work<object>(
+        entry.queue,
+        {
+          batchSize: entry.delivery.batchSize,
+          pollingIntervalSeconds: POLLING_INTERVAL_SECONDS,
+          includeMetadata: true,
+        },
+        (jobs) => deliverBatch(deps, entry, jobs, log),
+      );
+      deps.wakeups.register(entry.queue, workerId);
+    }
   }
+}
+
+async function deliverBatch(
+  deps: { boss: PgBoss; deliveryDeps: OutboxDeliveryDeps },
+  entry: OutboxTopicEntry<OutboxTopic>,
+  jobs: PgBoss.JobWithMetadata<object>[],
+  log: Logger,
+): Promise<void> {
+  const started = performance.now();
+  const failures = await entry.deliver(
+    jobs.map((job) => ({ id: job.id, payload: job.data as never })),
+    deps.deliveryDeps,
+  );
+  const delivered = jobs.filter((job) => !failures.has(job.id)).map((job) => job.id);
+  if (delivered.length > 0) {
+    await deps.boss.complete(entry.queue, delivered);
+    if (entry.scrubAfterDelivery) await scrub(deps.boss, entry, delivered);
+  }
+  if (failures.size > 0) await handBack(deps.boss, entry, jobs, failures, log);
+  log.info(
+    {
+      outcome: failures.size === 0 ? 'delivered' : 'partial',
+      delivered: delivered.length,
+      failed: failures.size,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+    },
+    'outbox batch',
+  );
 }
 
 /** Fails the messages with their errors, one statement per distinct error: an outage is not a write storm. */

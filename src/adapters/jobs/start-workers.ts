@@ -3,6 +3,11 @@ import type { RunSyncOutcome } from '../../application/run-sync.js';
 import type { SyncKind, SyncTrigger } from '../../domain/sync-run.js';
 import type { Logger } from '../../ports/logger.js';
 import { startHousekeeping } from './housekeeping.js';
+import { startScheduledTask } from './scheduled-task.js';
+
+export const FULFILMENT_RECONCILE_QUEUE = 'fulfilment-reconcile';
+/** Every minute: a unit whose worker died or whose message was lost waits at most its lease plus a minute. */
+export const FULFILMENT_RECONCILE_CRON = '* * * * *';
 import type { OutboxDeliveryDeps, OutboxRegistry } from './outbox-topics.js';
 import { startOutboxWorkers } from './outbox-worker.js';
 import { startSyncWorkers } from './sync-workers.js';
@@ -20,6 +25,7 @@ export interface WorkerDeps {
   triggerSync(kind: SyncKind, trigger: SyncTrigger): Promise<unknown>;
   deleteExpiredGuestSessions(): Promise<unknown>;
   purgeIdempotencyKeys(): Promise<unknown>;
+  reconcileFulfilment(): Promise<unknown>;
 }
 
 /** Subscribes every background worker of the shop and registers its schedules. */
@@ -33,4 +39,16 @@ export async function startWorkers(deps: WorkerDeps): Promise<void> {
   });
   await startSyncWorkers(deps);
   await startHousekeeping(deps);
+  await startScheduledTask(
+    deps.boss,
+    {
+      queue: FULFILMENT_RECONCILE_QUEUE,
+      cron: FULFILMENT_RECONCILE_CRON,
+      operation: 'fulfilment.reconcile',
+      run: deps.reconcileFulfilment,
+    },
+    deps.logger,
+  );
+  // At start too: units a stopped process left behind go on now, not at the next minute.
+  await deps.reconcileFulfilment();
 }

@@ -36,6 +36,8 @@ export class KyselyCatalogRepository implements CatalogRepository {
     const platformIds = await this.ensurePlatforms(entries, changes);
     const categoryIds = await this.ensureCategories(entries, changes);
 
+    // Locked here, in id order as every writer of games locks them, before anything of the page is written:
+    // a checkout share-locking several of these games then waits for the page or the page for it, never both.
     const existing = new Map<string, Existing>(
       (
         await this.db
@@ -46,6 +48,8 @@ export class KyselyCatalogRepository implements CatalogRepository {
             'in',
             entries.map((e) => e.g2aProductId),
           )
+          .orderBy('id')
+          .forNoKeyUpdate()
           .execute()
       ).map((row) => [row.g2a_product_id, row]),
     );
@@ -188,11 +192,13 @@ export class KyselyCatalogRepository implements CatalogRepository {
 
   async markSeen(runId: string, gameIds: string[]): Promise<void> {
     if (gameIds.length === 0) return;
+    await this.lockInIdOrder(gameIds);
     await this.db.updateTable('games').set({ last_seen_run_id: runId }).where('id', 'in', gameIds).execute();
   }
 
   async delist(gameIds: string[]): Promise<string[]> {
     if (gameIds.length === 0) return [];
+    await this.lockInIdOrder(gameIds);
     const now = new Date();
     const rows = await this.db
       .updateTable('games')
@@ -220,7 +226,8 @@ export class KyselyCatalogRepository implements CatalogRepository {
         SELECT g.id, g.price_cents FROM games g JOIN incoming i USING (g2a_product_id)
         WHERE (g.qty, g.available_to_buy, g.cost_cents, g.price_cents)
           IS DISTINCT FROM (i.qty, i.available_to_buy, i.cost_cents, i.price_cents)
-        FOR UPDATE OF g
+        ORDER BY g.id
+        FOR NO KEY UPDATE OF g
       )
       UPDATE games g
       SET qty = i.qty, available_to_buy = i.available_to_buy, cost_cents = i.cost_cents,
@@ -233,6 +240,17 @@ export class KyselyCatalogRepository implements CatalogRepository {
       if (row.repriced) changes.repricedGameIds.push(row.id);
     }
     return changes;
+  }
+
+  /** Every writer of games locks them in id order: writers and checkouts then never wait on each other crosswise. */
+  private async lockInIdOrder(gameIds: string[]): Promise<void> {
+    await this.db
+      .selectFrom('games')
+      .select('id')
+      .where('id', 'in', gameIds)
+      .orderBy('id')
+      .forNoKeyUpdate()
+      .execute();
   }
 
   private async ensurePlatforms(

@@ -9,6 +9,8 @@ import type { IdempotencyRepository } from '../../ports/orders.js';
 import type { Database } from './schema.js';
 
 const TTL_MS = IDEMPOTENCY_KEY_TTL_HOURS * 3600 * 1000;
+/** PostgreSQL's `lock_not_available`: the lock timeout passed. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 export class KyselyIdempotencyRepository implements IdempotencyRepository {
   constructor(private readonly db: Transaction<Database>) {}
@@ -22,7 +24,20 @@ export class KyselyIdempotencyRepository implements IdempotencyRepository {
   }): Promise<IdempotencyClaim> {
     const claimId = randomUUID();
     const expiredBefore = new Date(input.now.getTime() - TTL_MS);
-    const claimed = await sql<{ claim_id: string }>`
+    // Read without locking first: a key held by a running checkout (which locks its row) answers at once.
+    const held = await this.find(input.userId, input.key);
+    if (held) {
+      const expired = held.created_at < expiredBefore;
+      const abandoned =
+        held.status === 'in_flight' && held.locked_until !== null && held.locked_until < input.now;
+      if (!expired && !(abandoned && held.request_hash === input.requestHash))
+        return this.answer(held, input.requestHash);
+    }
+    // Taking over a key whose holder may still hold its row lock: give up rather than wait for it.
+    await sql`SET LOCAL lock_timeout = '500ms'`.execute(this.db);
+    let claimed;
+    try {
+      claimed = await sql<{ claim_id: string }>`
       INSERT INTO idempotency_keys (user_id, key, request_hash, status, claim_id, locked_until, created_at)
       VALUES (${input.userId}, ${input.key}, ${input.requestHash}, 'in_flight', ${claimId},
               ${new Date(input.now.getTime() + input.leaseMs)}, ${input.now})
@@ -34,15 +49,33 @@ export class KyselyIdempotencyRepository implements IdempotencyRepository {
          OR (idempotency_keys.status = 'in_flight' AND idempotency_keys.locked_until < ${input.now}
              AND idempotency_keys.request_hash = EXCLUDED.request_hash)
       RETURNING claim_id`.execute(this.db);
+    } catch (error) {
+      if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) return { outcome: 'in_use' };
+      throw error;
+    }
     if (claimed.rows[0]) return { outcome: 'claimed', claimId: claimed.rows[0].claim_id };
+    return this.answer((await this.find(input.userId, input.key))!, input.requestHash);
+  }
 
-    const held = await this.db
+  private find(userId: string, key: string) {
+    return this.db
       .selectFrom('idempotency_keys')
-      .select(['request_hash', 'status', 'response_status', 'response_body'])
-      .where('user_id', '=', input.userId)
-      .where('key', '=', input.key)
-      .executeTakeFirstOrThrow();
-    if (held.request_hash !== input.requestHash) return { outcome: 'reused' };
+      .select(['request_hash', 'status', 'response_status', 'response_body', 'created_at', 'locked_until'])
+      .where('user_id', '=', userId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+  }
+
+  private answer(
+    held: {
+      request_hash: string;
+      status: 'in_flight' | 'done';
+      response_status: number | null;
+      response_body: string | null;
+    },
+    requestHash: string,
+  ): IdempotencyClaim {
+    if (held.request_hash !== requestHash) return { outcome: 'reused' };
     if (held.status === 'done') {
       return { outcome: 'replay', response: { status: held.response_status!, body: held.response_body! } };
     }

@@ -12,6 +12,10 @@ import type { WorkerWakeups } from '../jobs/worker-wakeups.js';
 import { transactionRepositories } from './repositories.js';
 import type { Database } from './schema.js';
 
+/** PostgreSQL's codes for a transaction it rolled back to resolve a conflict with another. */
+const DEADLOCK_DETECTED = '40P01';
+const SERIALIZATION_FAILURE = '40001';
+const TRANSACTION_ATTEMPTS = 3;
 /** A healthy Redis answers in well under a millisecond; a hung one must never hold a response longer. */
 const AFTER_COMMIT_BUDGET_MS = 50;
 
@@ -29,20 +33,44 @@ export class KyselyUnitOfWork implements UnitOfWork {
 
   async run<T>(work: (scope: TransactionScope) => Promise<T>): Promise<T> {
     let outbox: PgBossOutboxWriter | undefined;
-    const result = await this.deps.db.transaction().execute(async (tx) => {
-      const executor = kyselyExecutor(tx);
-      outbox = new PgBossOutboxWriter(this.deps.boss, this.deps.registry, executor);
-      return work({
-        ...transactionRepositories(tx),
-        outbox,
-        jobs: new PgBossJobQueue(this.deps.boss, executor),
-      });
-    });
+    const result = await this.withRetries(() =>
+      this.deps.db.transaction().execute(async (tx) => {
+        const executor = kyselyExecutor(tx);
+        outbox = new PgBossOutboxWriter(this.deps.boss, this.deps.registry, executor);
+        return work({
+          ...transactionRepositories(tx),
+          outbox,
+          jobs: new PgBossJobQueue(this.deps.boss, executor),
+        });
+      }),
+    );
     if (outbox && outbox.written.size > 0) {
       await this.afterCommit(outbox.written);
       this.deps.wakeups.wake([...outbox.written.keys()].map((topic) => this.deps.registry[topic].queue));
     }
     return result;
+  }
+
+  /**
+   * Runs a transaction again when PostgreSQL gave it up to break a deadlock or a serialization conflict: it
+   * rolled back whole, and the work inside a transaction touches nothing outside PostgreSQL, so running it
+   * again is safe. Writers lock in one order so this stays rare.
+   */
+  private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (tries >= TRANSACTION_ATTEMPTS || (code !== DEADLOCK_DETECTED && code !== SERIALIZATION_FAILURE)) {
+          throw error;
+        }
+        this.deps.logger.warn(
+          { code, attempt: tries },
+          'transaction rolled back by PostgreSQL; running it again',
+        );
+      }
+    }
   }
 
   /** Each topic's after-commit work, at once and bounded; the outbox message guarantees it if this fails. */

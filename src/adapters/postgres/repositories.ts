@@ -3,6 +3,7 @@ import type { TransactionScope } from '../../ports/unit-of-work.js';
 import { KyselyCartReader, KyselyCartRepository } from './kysely-cart-repository.js';
 import { KyselyCatalogReader } from './kysely-catalog-reader.js';
 import { KyselyCatalogRepository } from './kysely-catalog-repository.js';
+import { KyselyFulfilmentReader, KyselyFulfilmentRepository } from './kysely-fulfilment-repository.js';
 import { KyselyIdempotencyRepository } from './kysely-idempotency-repository.js';
 import { KyselyOrderReader, KyselyOrderRepository } from './kysely-order-repository.js';
 import { KyselySyncRunReader, KyselySyncRunRepository } from './kysely-sync-run-repository.js';
@@ -20,6 +21,7 @@ export type TransactionRepositories = Omit<TransactionScope, 'outbox' | 'jobs'>;
 
 /** The repositories of one transaction: the only ones that can lock. */
 export function transactionRepositories(tx: Transaction<Database>): TransactionRepositories {
+  const fulfilment = new KyselyFulfilmentRepository(tx);
   return {
     users: new KyselyUserRepository(tx),
     refreshTokens: new KyselyRefreshTokenRepository(tx),
@@ -32,6 +34,8 @@ export function transactionRepositories(tx: Transaction<Database>): TransactionR
     orders: new KyselyOrderRepository(tx),
     wallets: new KyselyWalletRepository(tx),
     idempotency: new KyselyIdempotencyRepository(tx),
+    fulfilment,
+    webhookEvents: fulfilment,
   };
 }
 
@@ -46,6 +50,7 @@ export function createReaders(db: Kysely<Database>) {
     guestSessions: new KyselyGuestSessionRepository(db),
     orders: new KyselyOrderReader(db),
     ledger: new KyselyLedgerReader(db),
+    fulfilment: new KyselyFulfilmentReader(db),
   };
 }
 

@@ -190,6 +190,37 @@ export interface OrderUnitsTable {
   state: ColumnType<OrderUnitState, OrderUnitState | undefined, OrderUnitState>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  g2a_order_id: string | null;
+  g2a_price_cents: number | null;
+  create_started_at: NullableTimestamp;
+  paid_at: NullableTimestamp;
+  key_ciphertext: Buffer | null;
+  key_iv: Buffer | null;
+  key_auth_tag: Buffer | null;
+  key_key_id: string | null;
+  delivered_at: NullableTimestamp;
+  failure_reason: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  lease_owner: string | null;
+  lease_until: NullableTimestamp;
+  flagged_at: NullableTimestamp;
+  flag_reason: string | null;
+  last_error: string | null;
+}
+
+export interface G2AWebhookEventsTable {
+  event_id: string;
+  g2a_order_id: string;
+  status: string;
+  received_at: Timestamp;
+  applied_at: NullableTimestamp;
+}
+
+export interface RateLimitersTable {
+  name: string;
+  tat_ms: number;
+  demand_until_ms: ColumnType<number, number | undefined, number>;
 }
 
 export interface TransactionsTable {
@@ -224,4 +255,6 @@ export interface OrderDatabase {
   order_units: OrderUnitsTable;
   transactions: TransactionsTable;
   idempotency_keys: IdempotencyKeysTable;
+  g2a_webhook_events: G2AWebhookEventsTable;
+  rate_limiters: RateLimitersTable;
 }
