@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { centsToEuros, eurosToCents } from '../domain/money.js';
 import {
+  G2A_PAID_STATUSES,
   fulfilmentRetryDelayMs,
   nextFulfilmentStep,
   type FulfilmentFailure,
@@ -30,8 +32,6 @@ export interface FulfilOrderUnitDeps {
   vault: KeyVault;
   clock: Clock;
   logger: Logger;
-  /** This worker's identity, for its leases. */
-  workerId: string;
   settings: FulfilmentSettings;
   publicUrl: string;
   /** Counts a finished step by its outcome (a metric). */
@@ -47,6 +47,9 @@ export type FulfilOutcome = 'delivered' | 'refunded' | 'waiting' | 'busy' | 'clo
 
 type StepResult = { next: FulfilmentUnit } | { done: FulfilOutcome };
 
+/** One attempt at a unit: the deps and the lease owner this attempt holds (another attempt has its own). */
+type Attempt = FulfilOrderUnitDeps & { owner: string };
+
 /**
  * Drives one unit on from where its row says it is: create the G2A order (with `max_price` = the cost
  * recorded at checkout) and store its id before anything else, pay it, fetch the key, seal it and deliver it.
@@ -57,17 +60,25 @@ type StepResult = { next: FulfilmentUnit } | { done: FulfilOutcome };
  * `keyWaitMs` the unit is flagged for an operator (still polled). The worker holds a lease on the unit, not a
  * transaction: nothing remote happens in a transaction.
  */
-export async function fulfilOrderUnit(deps: FulfilOrderUnitDeps, unitId: string): Promise<FulfilOutcome> {
-  const now = deps.clock.now();
+export async function fulfilOrderUnit(options: FulfilOrderUnitDeps, unitId: string): Promise<FulfilOutcome> {
+  const deps: Attempt = { ...options, owner: randomUUID() };
+  const leaseEnd = () => new Date(deps.clock.now().getTime() + deps.settings.leaseMs);
   const claim = await deps.uow.run((scope) =>
-    scope.fulfilment.claim(unitId, deps.workerId, now, new Date(now.getTime() + deps.settings.leaseMs)),
+    scope.fulfilment.claim(unitId, deps.owner, deps.clock.now(), leaseEnd()),
   );
   if ('outcome' in claim) return claim.outcome;
   let unit = claim.unit;
-  for (;;) {
-    const step = nextFulfilmentStep(unit);
+  for (let step = 0; ; step++) {
+    // Each step starts with the lease renewed: a long step before it cannot let another worker in mid-call.
+    if (
+      step > 0 &&
+      !(await deps.uow.run((scope) => scope.fulfilment.renewLease(unit.id, deps.owner, leaseEnd())))
+    ) {
+      return 'busy';
+    }
+    const next = nextFulfilmentStep(unit);
     const log = deps.logger.child({
-      operation: `fulfilment.${step}`,
+      operation: `fulfilment.${next}`,
       orderId: unit.orderId,
       unitId: unit.id,
       g2aOrderId: unit.g2aOrderId,
@@ -75,7 +86,7 @@ export async function fulfilOrderUnit(deps: FulfilOrderUnitDeps, unitId: string)
     const started = performance.now();
     let result: StepResult;
     try {
-      result = await STEPS[step](deps, unit, log);
+      result = await STEPS[next](deps, unit, log);
     } catch (error) {
       // Not G2A's answer but ours (the database went away, say): the unit is tried again later.
       log.error({ outcome: 'error', err: error }, 'fulfilment step failed');
@@ -83,14 +94,14 @@ export async function fulfilOrderUnit(deps: FulfilOrderUnitDeps, unitId: string)
       throw error;
     }
     const outcome = 'done' in result ? result.done : 'advanced';
-    deps.onStep?.(step, outcome);
+    deps.onStep?.(next, outcome);
     log.info(
       {
         outcome,
         g2aOrderId: 'next' in result ? result.next.g2aOrderId : unit.g2aOrderId,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
       },
-      `fulfilment ${step}: ${outcome}`,
+      `fulfilment ${next}: ${outcome}`,
     );
     if ('done' in result) return result.done;
     unit = result.next;
@@ -99,7 +110,7 @@ export async function fulfilOrderUnit(deps: FulfilOrderUnitDeps, unitId: string)
 
 const STEPS: Record<
   FulfilmentStep,
-  (deps: FulfilOrderUnitDeps, unit: FulfilmentUnit, log: Logger) => Promise<StepResult>
+  (deps: Attempt, unit: FulfilmentUnit, log: Logger) => Promise<StepResult>
 > = {
   create: createOrder,
   await_lapse: awaitLapse,
@@ -108,16 +119,12 @@ const STEPS: Record<
   none: async () => ({ done: 'closed' }),
 };
 
-async function createOrder(
-  deps: FulfilOrderUnitDeps,
-  unit: FulfilmentUnit,
-  log: Logger,
-): Promise<StepResult> {
-  const { uow, clock, workerId } = deps;
+async function createOrder(deps: Attempt, unit: FulfilmentUnit, log: Logger): Promise<StepResult> {
+  const { uow, clock, owner } = deps;
   const started = clock.now();
   // Written before the call leaves: if this worker dies with the call in flight, the next one knows G2A may
   // hold an order for the unit.
-  if (!(await uow.run((scope) => scope.fulfilment.markCreateStarted(unit.id, workerId, started)))) {
+  if (!(await uow.run((scope) => scope.fulfilment.markCreateStarted(unit.id, owner, started)))) {
     return { done: 'busy' };
   }
   let created;
@@ -131,7 +138,7 @@ async function createOrder(
     const failure = definitiveFailure(error, 'create');
     if (failure) return { done: await refundUnit(deps, unit, failure, log) };
     if (!error.mayHaveActed) {
-      await uow.run((scope) => scope.fulfilment.clearCreateStarted(unit.id, workerId));
+      await uow.run((scope) => scope.fulfilment.clearCreateStarted(unit.id, owner));
       return { done: await retryLater(deps, unit, { error: error.message, flag: flagFor(error) }) };
     }
     log.warn({ outcome: 'unknown', err: error.message }, 'G2A may have made an order whose answer was lost');
@@ -146,7 +153,7 @@ async function createOrder(
     settleOrder(deps, scope, unit.orderId, async () => {
       const stored = await scope.fulfilment.recordG2AOrder(
         unit.id,
-        workerId,
+        owner,
         created.orderId,
         eurosToCents(created.price),
       );
@@ -165,47 +172,80 @@ async function createOrder(
   return { next: { ...unit, state: 'ordered', g2aOrderId: created.orderId, createStartedAt: null } };
 }
 
-async function awaitLapse(deps: FulfilOrderUnitDeps, unit: FulfilmentUnit): Promise<StepResult> {
+async function awaitLapse(deps: Attempt, unit: FulfilmentUnit): Promise<StepResult> {
   const lapsesAt = new Date(unit.createStartedAt!.getTime() + deps.settings.orderReservationMs);
   if (deps.clock.now() < lapsesAt)
     return { done: await retryLater(deps, unit, { at: lapsesAt, countAttempt: false }) };
-  await deps.uow.run((scope) => scope.fulfilment.clearCreateStarted(unit.id, deps.workerId));
+  await deps.uow.run((scope) => scope.fulfilment.clearCreateStarted(unit.id, deps.owner));
   return { next: { ...unit, createStartedAt: null } };
 }
 
-async function payOrder(deps: FulfilOrderUnitDeps, unit: FulfilmentUnit, log: Logger): Promise<StepResult> {
+async function payOrder(deps: Attempt, unit: FulfilmentUnit, log: Logger): Promise<StepResult> {
   const orderId = unit.g2aOrderId!;
-  try {
-    await deps.g2a.payOrder(orderId);
-  } catch (error) {
-    if (!(error instanceof G2AError)) throw error;
-    const failure = definitiveFailure(error, 'pay');
-    if (failure) return { done: await refundUnit(deps, unit, failure, log) };
-    // Whether the payment went through is G2A's to say: only an order still `new` is paid again.
-    let status: string;
+  // Refunded by an administrator since: its G2A order is never paid and lapses.
+  if (!(await deps.uow.run((scope) => scope.fulfilment.stillOrdered(unit.id)))) return { done: 'closed' };
+  // Taken over from a worker whose lease ran out, perhaps during its payment: G2A says whether it went through.
+  const paidBefore = unit.takenOver ? await paidAtG2A(deps, unit, log) : 'no';
+  if (paidBefore !== 'yes' && paidBefore !== 'no') {
+    return {
+      done: await retryLater(deps, unit, {
+        error: 'G2A could not say whether it was paid',
+        flag: paidBefore.flag,
+      }),
+    };
+  }
+  if (paidBefore === 'no') {
     try {
-      status = (await deps.g2a.getOrderDetails(orderId)).status;
-    } catch (detailsError) {
-      return { done: await retryLater(deps, unit, { error: (detailsError as Error).message }) };
+      await deps.g2a.payOrder(orderId);
+    } catch (error) {
+      if (!(error instanceof G2AError)) throw error;
+      const failure = error.mayHaveActed ? null : definitiveFailure(error, 'pay');
+      if (failure) return { done: await refundUnit(deps, unit, failure, log) };
+      // Whether the payment went through is G2A's to say: only an order still `new` is paid again.
+      const paid = await paidAtG2A(deps, unit, log);
+      if (paid !== 'yes') {
+        const flag = paid === 'no' ? flagFor(error) : paid.flag;
+        return { done: await retryLater(deps, unit, { error: error.message, flag }) };
+      }
+      log.info({ outcome: 'paid_after_all' }, 'the payment went through although its answer failed');
     }
-    if (status === 'new') {
-      return { done: await retryLater(deps, unit, { error: error.message, flag: flagFor(error) }) };
-    }
-    log.info({ outcome: 'paid_after_all', status }, 'the payment went through although its answer failed');
   }
   const paidAt = deps.clock.now();
-  const recorded = await deps.uow.run((scope) => scope.fulfilment.recordPaid(unit.id, deps.workerId, paidAt));
-  if (!recorded) {
+  const recorded = await deps.uow.run((scope) => scope.fulfilment.recordPaid(unit.id, deps.owner, paidAt));
+  if (recorded === 'moved_on') return { done: 'closed' };
+  if (recorded === 'paid_after_refund') {
     log.warn(
       { outcome: 'paid_after_refund' },
-      'paid G2A for a unit refunded meanwhile; its key is never shown',
+      'paid G2A for a unit refunded meanwhile; its key is kept sealed, never shown',
     );
-    return { done: 'closed' };
+    return { next: { ...unit, state: 'refunded', paidAt } };
   }
   return { next: { ...unit, state: 'paid', paidAt } };
 }
 
-async function fetchKey(deps: FulfilOrderUnitDeps, unit: FulfilmentUnit, log: Logger): Promise<StepResult> {
+/**
+ * Whether G2A's order details say the order was paid: `yes`, `no` (still `new`), or not known — the details did
+ * not come (try again) or named a status the shop does not understand (an operator is told).
+ */
+async function paidAtG2A(
+  deps: Attempt,
+  unit: FulfilmentUnit,
+  log: Logger,
+): Promise<'yes' | 'no' | { flag: string | undefined }> {
+  let status: string;
+  try {
+    status = (await deps.g2a.getOrderDetails(unit.g2aOrderId!)).status;
+  } catch (error) {
+    log.warn({ outcome: 'details_failed', err: (error as Error).message }, 'G2A order details unavailable');
+    return { flag: undefined };
+  }
+  if (status === 'new') return 'no';
+  if (G2A_PAID_STATUSES.includes(status.toLowerCase())) return 'yes';
+  log.warn({ outcome: 'status_unknown', status }, `G2A order status "${status}" is not understood`);
+  return { flag: `G2A order status "${status}" is not understood; was it paid?` };
+}
+
+async function fetchKey(deps: Attempt, unit: FulfilmentUnit, log: Logger): Promise<StepResult> {
   let key: string;
   try {
     key = (await deps.g2a.getOrderKey(unit.g2aOrderId!)).key;
@@ -230,7 +270,7 @@ async function fetchKey(deps: FulfilOrderUnitDeps, unit: FulfilmentUnit, log: Lo
       result.outcome = await scope.fulfilment.storeKey(unit.id, sealed, deliveredAt);
       return result.outcome === 'delivered';
     });
-    await scope.fulfilment.release(unit.id, deps.workerId, { nextAttemptAt: deliveredAt, at: deliveredAt });
+    await scope.fulfilment.release(unit.id, deps.owner, { nextAttemptAt: deliveredAt, at: deliveredAt });
     return result.outcome;
   });
   return { done: stored === 'delivered' ? 'delivered' : 'closed' };
@@ -238,7 +278,7 @@ async function fetchKey(deps: FulfilOrderUnitDeps, unit: FulfilmentUnit, log: Lo
 
 /** Refunds a unit G2A refused for good, in the transaction that marks it failed; answers `refunded` or `closed`. */
 async function refundUnit(
-  deps: FulfilOrderUnitDeps,
+  deps: Attempt,
   unit: FulfilmentUnit,
   failure: { reason: FulfilmentFailure; detail: string },
   log: Logger,
@@ -268,7 +308,7 @@ async function refundUnit(
  * that brings it back then; the reconciliation run is the safety net if that message is lost.
  */
 async function retryLater(
-  deps: FulfilOrderUnitDeps,
+  deps: Attempt,
   unit: FulfilmentUnit,
   change: { error?: string; flag?: string; at?: Date; countAttempt?: boolean },
 ): Promise<FulfilOutcome> {
@@ -280,7 +320,7 @@ async function retryLater(
         fulfilmentRetryDelayMs(unit.attempts, unit.flaggedAt !== null || change.flag !== undefined),
     );
   await deps.uow.run(async (scope) => {
-    await scope.fulfilment.release(unit.id, deps.workerId, {
+    await scope.fulfilment.release(unit.id, deps.owner, {
       nextAttemptAt: at,
       at: now,
       ...(change.countAttempt === false ? {} : { error: change.error ?? 'retry' }),

@@ -59,15 +59,10 @@ export async function placeOrder(deps: PlaceOrderDeps, input: PlaceOrderInput): 
   if (items) assertOrderItems(items);
   const requestHash = hashRequest(items);
   const key = { userId: input.userId, key: input.idempotencyKey };
-  const claim = await deps.uow.run(async (scope) => {
-    if (!(await scope.users.findById(input.userId))) throw accountGone();
-    return scope.idempotency.claim({
-      ...key,
-      requestHash,
-      leaseMs: IDEMPOTENCY_LEASE_MS,
-      now: deps.clock.now(),
-    });
-  });
+  const claim = await deps.uow.run((scope) =>
+    scope.idempotency.claim({ ...key, requestHash, leaseMs: IDEMPOTENCY_LEASE_MS, now: deps.clock.now() }),
+  );
+  if (claim.outcome === 'unknown_owner') throw accountGone();
   if (claim.outcome === 'replay') {
     return { status: claim.response.status, body: claim.response.body as Json<OrderView>, replayed: true };
   }
@@ -85,10 +80,12 @@ export async function placeOrder(deps: PlaceOrderDeps, input: PlaceOrderInput): 
   const log = deps.logger.child({ operation: 'order.place', userId: input.userId });
   try {
     const order = await deps.uow.run(async (scope) => {
-      if (!(await scope.idempotency.lockClaim(key.userId, key.key, claim.claimId))) throw keyInUse();
       const placed = await checkOut(scope, { ...input, items });
       const body = JSON.stringify(toOrderView(placed)) as Json<OrderView>;
-      await scope.idempotency.complete(key.userId, key.key, claim.claimId, { status: 201, body });
+      // Still ours? Only a takeover of a request thought dead (its lease ran out) changes that: roll back then.
+      if (!(await scope.idempotency.complete(key.userId, key.key, claim.claimId, { status: 201, body }))) {
+        throw keyInUse();
+      }
       return { placed, body };
     });
     log.info(

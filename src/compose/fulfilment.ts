@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { acceptG2AWebhook, type G2AWebhookInput } from '../application/accept-g2a-webhook.js';
 import { fulfilOrderUnit, type FulfilmentSettings } from '../application/fulfil-order-unit.js';
 import { getFulfilmentSummary } from '../application/get-fulfilment-summary.js';
@@ -10,8 +9,6 @@ import type { Infrastructure } from './infrastructure.js';
 /** Buying the keys of paid orders at G2A, the reconciliation that restarts stuck units, and G2A's webhook. */
 export function fulfilmentFeature(infra: Infrastructure) {
   const { uow, clock, config, readers, metrics } = infra;
-  // Leases of this process's workers carry its id: another process never mistakes them for its own.
-  const workerId = randomUUID();
   const settings: FulfilmentSettings = {
     leaseMs: config.fulfilment.leaseMs,
     orderReservationMs: config.fulfilment.orderReservationMs,
@@ -34,7 +31,6 @@ export function fulfilmentFeature(infra: Infrastructure) {
           vault: infra.vault,
           clock,
           logger: infra.logger,
-          workerId,
           settings,
           publicUrl: config.publicUrl,
           onStep: (step, outcome) => metrics.fulfilmentSteps.inc({ step, outcome }),

@@ -16,8 +16,12 @@ export interface FulfilmentUnit {
   /** A create call left at this time and its answer is not known (a crash, a timeout). */
   createStartedAt: Date | null;
   paidAt: Date | null;
+  /** A key is stored (sealed) for the unit. */
+  keyStored: boolean;
   attempts: number;
   flaggedAt: Date | null;
+  /** The unit was taken over from a worker whose lease ran out: it may have been in the middle of a call. */
+  takenOver: boolean;
 }
 
 /**
@@ -26,7 +30,9 @@ export interface FulfilmentUnit {
  */
 export type FulfilmentStep = 'create' | 'await_lapse' | 'pay' | 'fetch_key' | 'none';
 
-export function nextFulfilmentStep(unit: Pick<FulfilmentUnit, 'state' | 'createStartedAt'>): FulfilmentStep {
+export function nextFulfilmentStep(
+  unit: Pick<FulfilmentUnit, 'state' | 'createStartedAt' | 'paidAt' | 'keyStored'>,
+): FulfilmentStep {
   switch (unit.state) {
     case 'pending':
       return unit.createStartedAt ? 'await_lapse' : 'create';
@@ -34,13 +40,19 @@ export function nextFulfilmentStep(unit: Pick<FulfilmentUnit, 'state' | 'createS
       return 'pay';
     case 'paid':
       return 'fetch_key';
+    // Refunded after G2A was paid: the key is still fetched and kept sealed (never shown), as the shop paid it.
+    case 'refunded':
+      return unit.paidAt && !unit.keyStored ? 'fetch_key' : 'none';
     default:
       return 'none';
   }
 }
 
-/** Units fulfilment still drives on. */
+/** Units fulfilment still drives on (and refunded units paid at G2A whose key is not stored yet). */
 export const FULFILMENT_OPEN_STATES: readonly OrderUnitState[] = ['pending', 'ordered', 'paid'];
+
+/** G2A order statuses that say the order was paid (`new` is unpaid; anything else is not understood). */
+export const G2A_PAID_STATUSES: readonly string[] = ['pending', 'complete', 'completed', 'paid'];
 
 /** Delays between attempts of one unit: quick at first (a key is often ready in seconds), then a minute. */
 const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000];

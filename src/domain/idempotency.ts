@@ -19,4 +19,5 @@ export type IdempotencyClaim =
   | { outcome: 'claimed'; claimId: string }
   | { outcome: 'replay'; response: StoredResponse }
   | { outcome: 'reused' }
-  | { outcome: 'in_use' };
+  | { outcome: 'in_use' }
+  | { outcome: 'unknown_owner' };

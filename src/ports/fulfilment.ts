@@ -12,14 +12,21 @@ export interface FulfilmentRepository {
    * transaction.
    */
   claim(unitId: string, owner: string, now: Date, until: Date): Promise<FulfilmentClaim>;
+  /** Extends `owner`'s lease to `until`; false when it was lost (it ran out and another worker took the unit). */
+  renewLease(unitId: string, owner: string, until: Date): Promise<boolean>;
   /** Records that a create call is about to leave; false when the lease was lost. */
   markCreateStarted(unitId: string, owner: string, at: Date): Promise<boolean>;
   /** Forgets a create call that G2A answered with an error: it made no order. */
   clearCreateStarted(unitId: string, owner: string): Promise<void>;
   /** pending → ordered with the G2A order id, before anything else happens; false when the unit moved on. */
   recordG2AOrder(unitId: string, owner: string, g2aOrderId: string, priceCents: number): Promise<boolean>;
-  /** ordered → paid; false when the unit moved on (refunded meanwhile). */
-  recordPaid(unitId: string, owner: string, at: Date): Promise<boolean>;
+  /**
+   * ordered → paid (`paid`); a unit refunded meanwhile records the payment and stays refunded
+   * (`paid_after_refund`: its key is still fetched and kept sealed); `moved_on` otherwise.
+   */
+  recordPaid(unitId: string, owner: string, at: Date): Promise<'paid' | 'paid_after_refund' | 'moved_on'>;
+  /** Whether the unit still waits for its payment (an administrator may have refunded it). */
+  stillOrdered(unitId: string): Promise<boolean>;
   /**
    * Stores the key once: `delivered` (paid → delivered), `stored` (kept sealed, but the unit was refunded and
    * its key is never shown) or `kept` (a key was there already and stays).

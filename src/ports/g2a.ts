@@ -84,11 +84,13 @@ export class G2AError extends Error {
 
   /**
    * Whether G2A may have acted on the request although the call failed: it gave no answer after the request
-   * left (a timeout, a dropped connection), or answered 2xx with a body that made no sense. An error answer
-   * (4xx, 5xx) or a connection never made means it did not.
+   * left (a timeout, a dropped connection), answered 5xx (a gateway may fail after the order was made), or
+   * answered 2xx with a body that made no sense. A refusal (4xx), a 429 (throttled before processing) or a
+   * connection never made means it did not.
    */
   get mayHaveActed(): boolean {
-    return this.httpStatus === undefined ? !this.unsent : this.httpStatus < 300;
+    if (this.httpStatus === undefined) return !this.unsent;
+    return this.httpStatus < 300 || this.httpStatus >= 500;
   }
 
   get transient(): boolean {

@@ -82,10 +82,11 @@ export interface IdempotencyRepository {
     leaseMs: number;
     now: Date;
   }): Promise<IdempotencyClaim>;
-  /** Locks a claim still held by `claimId` until the transaction ends; false when it was taken over. */
-  lockClaim(userId: string, key: string, claimId: string): Promise<boolean>;
-  /** Stores the response of a claimed request (in the transaction that produced it). */
-  complete(userId: string, key: string, claimId: string, response: StoredResponse): Promise<void>;
+  /**
+   * Stores the response of a claimed request, in the transaction that produced it; false when the claim was
+   * taken over meanwhile (the transaction must then roll back).
+   */
+  complete(userId: string, key: string, claimId: string, response: StoredResponse): Promise<boolean>;
   /** Gives a claim up, so the key may be retried (after a refusal or a failure that changed nothing). */
   release(userId: string, key: string, claimId: string): Promise<void>;
   /** Removes keys created before `before`, at most `limit`; answers how many. */

@@ -6,11 +6,13 @@ import type { OutboxRegistry } from './outbox-topics.js';
 
 /**
  * Writes outbox messages as pg-boss jobs through the caller's transaction (`db`): a message exists if and only
- * if the transaction commits. Remembers what it wrote, for the unit of work's after-commit work.
+ * if the transaction commits. The messages of a transaction are gathered and written in one statement by
+ * `flush`, which the unit of work calls before it commits. Remembers what it wrote, for the after-commit work.
  */
 export class PgBossOutboxWriter implements OutboxWriter {
   /** Payloads written, by topic. */
   readonly written = new Map<OutboxTopic, unknown[]>();
+  private pending: PgBoss.JobInsert[] = [];
 
   constructor(
     private readonly boss: PgBoss,
@@ -23,28 +25,34 @@ export class PgBossOutboxWriter implements OutboxWriter {
     payload: OutboxTopics[T],
     options: OutboxAddOptions = {},
   ): Promise<void> {
-    const { queue, delivery } = this.registry[topic];
-    const id = await this.boss.send(queue, payload as object, {
-      db: this.db,
-      ...(options.notBefore ? { startAfter: options.notBefore } : {}),
-      retryLimit: delivery.retryLimit,
-      retryDelay: delivery.retryDelaySeconds,
-      retryBackoff: delivery.retryBackoff,
-      expireInSeconds: delivery.expireInSeconds,
-    });
-    // pg-boss 10 answers null, inserting nothing, when the queue does not exist.
-    if (id === null) throw new Error(`outbox queue ${queue} does not exist`);
-    const payloads = this.written.get(topic) ?? [];
-    payloads.push(payload);
-    this.written.set(topic, payloads);
+    this.gather(topic, [payload], options);
   }
 
   async addAll<T extends OutboxTopic>(topic: T, payloads: OutboxTopics[T][]): Promise<void> {
+    this.gather(topic, payloads, {});
+  }
+
+  invalidate(target: CacheInvalidation): Promise<void> {
+    return this.add('cache.invalidate', target);
+  }
+
+  /** Writes the gathered messages; their queues exist (created at start, as every outbox queue is). */
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const jobs = this.pending;
+    this.pending = [];
+    await this.boss.insert(jobs, { db: this.db });
+  }
+
+  private gather<T extends OutboxTopic>(
+    topic: T,
+    payloads: OutboxTopics[T][],
+    options: OutboxAddOptions,
+  ): void {
     if (payloads.length === 0) return;
     const { queue, delivery } = this.registry[topic];
-    // pg-boss's batch insert answers nothing; its queue exists (created at start, like every outbox queue).
-    await this.boss.insert(
-      payloads.map((payload) => ({
+    for (const payload of payloads) {
+      this.pending.push({
         id: randomUUID(),
         name: queue,
         data: payload as object,
@@ -52,13 +60,9 @@ export class PgBossOutboxWriter implements OutboxWriter {
         retryDelay: delivery.retryDelaySeconds,
         retryBackoff: delivery.retryBackoff,
         expireInSeconds: delivery.expireInSeconds,
-      })),
-      { db: this.db },
-    );
+        ...(options.notBefore ? { startAfter: options.notBefore } : {}),
+      });
+    }
     this.written.set(topic, [...(this.written.get(topic) ?? []), ...payloads]);
-  }
-
-  invalidate(target: CacheInvalidation): Promise<void> {
-    return this.add('cache.invalidate', target);
   }
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import { FULFILMENT_OPEN_STATES, type FulfilmentUnit } from '../../domain/fulfilment.js';
 import type { OrderUnitState } from '../../domain/order.js';
 import type {
@@ -12,6 +12,13 @@ import type { SealedKey } from '../../ports/key-vault.js';
 import type { Database } from './schema.js';
 
 const OPEN = [...FULFILMENT_OPEN_STATES];
+
+/** Units fulfilment works on: on their way, or refunded after G2A was paid but without their key yet. */
+const workable = (eb: ExpressionBuilder<Database, 'order_units'>) =>
+  eb.or([
+    eb('state', 'in', OPEN),
+    eb.and([eb('state', '=', 'refunded'), eb('paid_at', 'is not', null), eb('key_ciphertext', 'is', null)]),
+  ]);
 const ALL_STATES: OrderUnitState[] = ['pending', 'ordered', 'paid', 'delivered', 'failed', 'refunded'];
 
 export class KyselyFulfilmentReader implements FulfilmentReader {
@@ -94,55 +101,65 @@ export class KyselyFulfilmentRepository implements FulfilmentRepository, Webhook
   constructor(private readonly db: Transaction<Database>) {}
 
   async claim(unitId: string, owner: string, now: Date, until: Date): Promise<FulfilmentClaim> {
-    const row = await this.db
-      .updateTable('order_units as u')
-      .from('order_lines as l')
-      .innerJoin('orders as o', 'o.id', 'l.order_id')
-      .set({ lease_owner: owner, lease_until: until })
-      .whereRef('l.id', '=', 'u.line_id')
-      .where('u.id', '=', unitId)
-      .where('u.state', 'in', OPEN)
-      .where((eb) => eb.or([eb('u.lease_until', 'is', null), eb('u.lease_until', '<', now)]))
-      .returning([
-        'u.id',
-        'u.order_id',
-        'o.user_id',
-        'u.line_id',
-        'u.state',
-        'l.g2a_product_id',
-        'l.unit_cost_cents',
-        'l.unit_price_cents',
-        'u.g2a_order_id',
-        'u.create_started_at',
-        'u.paid_at',
-        'u.attempts',
-        'u.flagged_at',
-      ])
-      .executeTakeFirst();
-    if (row) {
+    const row = await sql<{
+      id: string;
+      order_id: string;
+      user_id: string;
+      line_id: string;
+      state: OrderUnitState;
+      g2a_product_id: string;
+      unit_cost_cents: number;
+      unit_price_cents: number;
+      g2a_order_id: string | null;
+      create_started_at: Date | null;
+      paid_at: Date | null;
+      key_stored: boolean;
+      attempts: number;
+      flagged_at: Date | null;
+      taken_over: boolean;
+    }>`
+      UPDATE order_units u SET lease_owner = ${owner}, lease_until = ${until}
+      FROM order_units previous, order_lines l, orders o
+      WHERE u.id = ${unitId} AND previous.id = u.id AND l.id = u.line_id AND o.id = u.order_id
+        AND (u.state IN ('pending', 'ordered', 'paid')
+             OR (u.state = 'refunded' AND u.paid_at IS NOT NULL AND u.key_ciphertext IS NULL))
+        AND (u.lease_until IS NULL OR u.lease_until < ${now})
+      RETURNING u.id, u.order_id, o.user_id, u.line_id, u.state, l.g2a_product_id, l.unit_cost_cents,
+        l.unit_price_cents, u.g2a_order_id, u.create_started_at, u.paid_at, u.key_ciphertext IS NOT NULL AS key_stored,
+        u.attempts, u.flagged_at, previous.lease_owner IS NOT NULL AS taken_over`.execute(this.db);
+    const claimed = row.rows[0];
+    if (claimed) {
       const unit: FulfilmentUnit = {
-        id: row.id,
-        orderId: row.order_id,
-        userId: row.user_id,
-        lineId: row.line_id,
-        state: row.state,
-        g2aProductId: row.g2a_product_id,
-        maxPriceCents: row.unit_cost_cents,
-        unitPriceCents: row.unit_price_cents,
-        g2aOrderId: row.g2a_order_id,
-        createStartedAt: row.create_started_at,
-        paidAt: row.paid_at,
-        attempts: row.attempts,
-        flaggedAt: row.flagged_at,
+        id: claimed.id,
+        orderId: claimed.order_id,
+        userId: claimed.user_id,
+        lineId: claimed.line_id,
+        state: claimed.state,
+        g2aProductId: claimed.g2a_product_id,
+        maxPriceCents: Number(claimed.unit_cost_cents),
+        unitPriceCents: Number(claimed.unit_price_cents),
+        g2aOrderId: claimed.g2a_order_id,
+        createStartedAt: claimed.create_started_at,
+        paidAt: claimed.paid_at,
+        keyStored: claimed.key_stored,
+        attempts: claimed.attempts,
+        flaggedAt: claimed.flagged_at,
+        takenOver: claimed.taken_over,
       };
       return { unit };
     }
     const current = await this.db
       .selectFrom('order_units')
-      .select('state')
+      .select('id')
       .where('id', '=', unitId)
+      .where(workable)
       .executeTakeFirst();
-    return { outcome: current && OPEN.includes(current.state) ? 'busy' : 'closed' };
+    return { outcome: current ? 'busy' : 'closed' };
+  }
+
+  async renewLease(unitId: string, owner: string, until: Date): Promise<boolean> {
+    const result = await this.leased(unitId, owner).set({ lease_until: until }).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   private leased(unitId: string, owner: string) {
@@ -178,6 +195,7 @@ export class KyselyFulfilmentRepository implements FulfilmentRepository, Webhook
         state: 'ordered',
         g2a_order_id: g2aOrderId,
         g2a_price_cents: priceCents,
+        create_started_at: null,
         updated_at: sql`now()`,
       })
       .where('id', '=', unitId)
@@ -187,15 +205,41 @@ export class KyselyFulfilmentRepository implements FulfilmentRepository, Webhook
     return Number(result.numUpdatedRows) === 1;
   }
 
-  // Not guarded by the lease either: G2A was paid, whoever holds the unit now.
-  async recordPaid(unitId: string, _owner: string, at: Date): Promise<boolean> {
-    const result = await this.db
+  // Not guarded by the lease either: G2A was paid, whoever holds the unit now. A unit refunded meanwhile keeps
+  // its state but records the payment, so that its key is still fetched (and kept sealed).
+  async recordPaid(
+    unitId: string,
+    _owner: string,
+    at: Date,
+  ): Promise<'paid' | 'paid_after_refund' | 'moved_on'> {
+    const row = await this.db
       .updateTable('order_units')
-      .set({ state: 'paid', paid_at: at, updated_at: at })
+      .set((eb) => ({
+        state: sql<OrderUnitState>`CASE WHEN ${eb.ref('state')} = 'ordered' THEN 'paid' ELSE ${eb.ref('state')} END`,
+        paid_at: sql<Date>`coalesce(${eb.ref('paid_at')}, ${at}::timestamptz)`,
+        updated_at: at,
+      }))
+      .where('id', '=', unitId)
+      .where((eb) =>
+        eb.or([
+          eb('state', '=', 'ordered'),
+          eb.and([eb('state', '=', 'refunded'), eb('g2a_order_id', 'is not', null)]),
+        ]),
+      )
+      .returning('state')
+      .executeTakeFirst();
+    if (!row) return 'moved_on';
+    return row.state === 'paid' ? 'paid' : 'paid_after_refund';
+  }
+
+  async stillOrdered(unitId: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('order_units')
+      .select('id')
       .where('id', '=', unitId)
       .where('state', '=', 'ordered')
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    return row !== undefined;
   }
 
   async storeKey(unitId: string, sealed: SealedKey, at: Date): Promise<'delivered' | 'stored' | 'kept'> {
@@ -253,7 +297,7 @@ export class KyselyFulfilmentRepository implements FulfilmentRepository, Webhook
     const rows = await this.db
       .selectFrom('order_units')
       .select('id')
-      .where('state', 'in', OPEN)
+      .where(workable)
       .where('next_attempt_at', '<=', now)
       .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
       .orderBy('next_attempt_at')

@@ -11,6 +11,8 @@ import type { Database } from './schema.js';
 const TTL_MS = IDEMPOTENCY_KEY_TTL_HOURS * 3600 * 1000;
 /** PostgreSQL's `lock_not_available`: the lock timeout passed. */
 const LOCK_NOT_AVAILABLE = '55P03';
+/** PostgreSQL's `foreign_key_violation`: here, no such user. */
+const FOREIGN_KEY_VIOLATION = '23503';
 
 export class KyselyIdempotencyRepository implements IdempotencyRepository {
   constructor(private readonly db: Transaction<Database>) {}
@@ -23,44 +25,70 @@ export class KyselyIdempotencyRepository implements IdempotencyRepository {
     now: Date;
   }): Promise<IdempotencyClaim> {
     const claimId = randomUUID();
-    const expiredBefore = new Date(input.now.getTime() - TTL_MS);
-    // Read without locking first: a key held by a running checkout (which locks its row) answers at once.
-    const held = await this.find(input.userId, input.key);
-    if (held) {
-      const expired = held.created_at < expiredBefore;
-      const abandoned =
-        held.status === 'in_flight' && held.locked_until !== null && held.locked_until < input.now;
-      if (!expired && !(abandoned && held.request_hash === input.requestHash))
-        return this.answer(held, input.requestHash);
-    }
-    // Taking over a key whose holder may still hold its row lock: give up rather than wait for it.
-    await sql`SET LOCAL lock_timeout = '500ms'`.execute(this.db);
-    let claimed;
+    const lockedUntil = new Date(input.now.getTime() + input.leaseMs);
+    // A new key (the common case) in one statement; DO NOTHING never waits on a running checkout's row lock.
+    let fresh;
     try {
-      claimed = await sql<{ claim_id: string }>`
-      INSERT INTO idempotency_keys (user_id, key, request_hash, status, claim_id, locked_until, created_at)
-      VALUES (${input.userId}, ${input.key}, ${input.requestHash}, 'in_flight', ${claimId},
-              ${new Date(input.now.getTime() + input.leaseMs)}, ${input.now})
-      ON CONFLICT (user_id, key) DO UPDATE SET
-        request_hash = EXCLUDED.request_hash, status = 'in_flight', claim_id = EXCLUDED.claim_id,
-        locked_until = EXCLUDED.locked_until, created_at = EXCLUDED.created_at,
-        response_status = NULL, response_body = NULL
-      WHERE idempotency_keys.created_at < ${expiredBefore}
-         OR (idempotency_keys.status = 'in_flight' AND idempotency_keys.locked_until < ${input.now}
-             AND idempotency_keys.request_hash = EXCLUDED.request_hash)
-      RETURNING claim_id`.execute(this.db);
+      fresh = await sql<{ claim_id: string }>`
+        INSERT INTO idempotency_keys (user_id, key, request_hash, status, claim_id, locked_until, created_at)
+        VALUES (${input.userId}, ${input.key}, ${input.requestHash}, 'in_flight', ${claimId}, ${lockedUntil}, ${input.now})
+        ON CONFLICT (user_id, key) DO NOTHING
+        RETURNING claim_id`.execute(this.db);
+    } catch (error) {
+      if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) return { outcome: 'unknown_owner' };
+      throw error;
+    }
+    if (fresh.rows[0]) return { outcome: 'claimed', claimId };
+
+    const held = (await this.find(input.userId, input.key))!;
+    const expired = held.created_at < new Date(input.now.getTime() - TTL_MS);
+    const abandoned =
+      held.status === 'in_flight' && held.locked_until !== null && held.locked_until < input.now;
+    if (!expired && !(abandoned && held.request_hash === input.requestHash)) {
+      return this.answer(held, input.requestHash);
+    }
+    // Taking over an expired key, or one whose holder stopped: give up rather than wait on a holder that may
+    // still hold its row lock.
+    await sql`SET LOCAL lock_timeout = '500ms'`.execute(this.db);
+    let taken;
+    try {
+      taken = await this.db
+        .updateTable('idempotency_keys')
+        .set({
+          request_hash: input.requestHash,
+          status: 'in_flight',
+          claim_id: claimId,
+          locked_until: lockedUntil,
+          created_at: input.now,
+          response_status: null,
+          response_body: null,
+        })
+        .where('user_id', '=', input.userId)
+        .where('key', '=', input.key)
+        .where('claim_id', '=', held.claim_id)
+        .returning('claim_id')
+        .executeTakeFirst();
     } catch (error) {
       if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) return { outcome: 'in_use' };
       throw error;
     }
-    if (claimed.rows[0]) return { outcome: 'claimed', claimId: claimed.rows[0].claim_id };
-    return this.answer((await this.find(input.userId, input.key))!, input.requestHash);
+    return taken
+      ? { outcome: 'claimed', claimId }
+      : this.answer((await this.find(input.userId, input.key))!, input.requestHash);
   }
 
   private find(userId: string, key: string) {
     return this.db
       .selectFrom('idempotency_keys')
-      .select(['request_hash', 'status', 'response_status', 'response_body', 'created_at', 'locked_until'])
+      .select([
+        'request_hash',
+        'status',
+        'claim_id',
+        'response_status',
+        'response_body',
+        'created_at',
+        'locked_until',
+      ])
       .where('user_id', '=', userId)
       .where('key', '=', key)
       .executeTakeFirst();
@@ -82,20 +110,7 @@ export class KyselyIdempotencyRepository implements IdempotencyRepository {
     return { outcome: 'in_use' };
   }
 
-  async lockClaim(userId: string, key: string, claimId: string): Promise<boolean> {
-    const row = await this.db
-      .selectFrom('idempotency_keys')
-      .select('claim_id')
-      .where('user_id', '=', userId)
-      .where('key', '=', key)
-      .where('claim_id', '=', claimId)
-      .where('status', '=', 'in_flight')
-      .forUpdate()
-      .executeTakeFirst();
-    return row !== undefined;
-  }
-
-  async complete(userId: string, key: string, claimId: string, response: StoredResponse): Promise<void> {
+  async complete(userId: string, key: string, claimId: string, response: StoredResponse): Promise<boolean> {
     const result = await this.db
       .updateTable('idempotency_keys')
       .set({
@@ -109,7 +124,7 @@ export class KyselyIdempotencyRepository implements IdempotencyRepository {
       .where('claim_id', '=', claimId)
       .where('status', '=', 'in_flight')
       .executeTakeFirst();
-    if (Number(result.numUpdatedRows) !== 1) throw new Error(`idempotency key ${key} is no longer claimed`);
+    return Number(result.numUpdatedRows) === 1;
   }
 
   async release(userId: string, key: string, claimId: string): Promise<void> {

@@ -122,7 +122,7 @@ export class KyselyOrderRepository extends KyselyOrderReader implements OrderRep
       .values({ user_id: order.userId, status: 'paid', total_cents: order.totalCents, source: order.source })
       .returningAll()
       .executeTakeFirstOrThrow();
-    await this.db
+    const lines = await this.db
       .insertInto('order_lines')
       .values(
         order.lines.map((line, position) => ({
@@ -136,12 +136,43 @@ export class KyselyOrderRepository extends KyselyOrderReader implements OrderRep
           unit_cost_cents: line.unitCostCents,
         })),
       )
+      .returningAll()
       .execute();
     // One unit per key bought: `quantity` rows for every line.
-    await sql`INSERT INTO order_units (order_id, line_id)
-              SELECT l.order_id, l.id FROM order_lines l, generate_series(1, l.quantity)
-              WHERE l.order_id = ${row.id}`.execute(this.db);
-    return (await this.withLinesAndUnits([row]))[0]!;
+    const units = await sql<{ id: string; line_id: string; state: OrderUnitState }>`
+      INSERT INTO order_units (order_id, line_id)
+      SELECT l.order_id, l.id FROM order_lines l, generate_series(1, l.quantity)
+      WHERE l.order_id = ${row.id}
+      RETURNING id, line_id, state`.execute(this.db);
+    const position = new Map(lines.map((line) => [line.id, line.position]));
+    return {
+      id: row.id,
+      userId: row.user_id,
+      status: row.status,
+      totalCents: row.total_cents,
+      currency: row.currency,
+      source: row.source,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      lines: lines
+        .sort((x, y) => x.position - y.position)
+        .map((line) => ({
+          id: line.id,
+          position: line.position,
+          gameId: line.game_id,
+          name: line.name,
+          g2aProductId: line.g2a_product_id,
+          quantity: line.quantity,
+          unitPriceCents: line.unit_price_cents,
+          unitCostCents: line.unit_cost_cents,
+        })),
+      units: units.rows
+        .map((unit) => ({ id: unit.id, lineId: unit.line_id, state: unit.state }))
+        .sort(
+          (x, y) =>
+            position.get(x.lineId)! - position.get(y.lineId)! || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0),
+        ),
+    };
   }
 
   async lock(orderId: string): Promise<Order | null> {

@@ -36,12 +36,16 @@ export class KyselyUnitOfWork implements UnitOfWork {
     const result = await this.withRetries(() =>
       this.deps.db.transaction().execute(async (tx) => {
         const executor = kyselyExecutor(tx);
-        outbox = new PgBossOutboxWriter(this.deps.boss, this.deps.registry, executor);
-        return work({
+        const writer = new PgBossOutboxWriter(this.deps.boss, this.deps.registry, executor);
+        outbox = writer;
+        const value = await work({
           ...transactionRepositories(tx),
-          outbox,
+          outbox: writer,
           jobs: new PgBossJobQueue(this.deps.boss, executor),
         });
+        // Every message of the transaction in one statement, before it commits.
+        await writer.flush();
+        return value;
       }),
     );
     if (outbox && outbox.written.size > 0) {

@@ -58,28 +58,30 @@ export class KyselyWalletRepository implements WalletRepository {
 
   async record(userId: string, entries: NewLedgerEntry[]): Promise<LedgerEntry[]> {
     if (entries.length === 0) return [];
-    // The chain trigger numbers the entries and computes each balance after, row by row, in this order.
-    const rows = await this.db
-      .insertInto('transactions')
-      .values(
-        entries.map((entry) => ({
-          user_id: userId,
-          type: entry.type,
-          amount_cents: entry.amountCents,
-          order_id: entry.type === 'top_up' ? null : entry.orderId,
-          order_unit_id: entry.type === 'refund' ? entry.orderUnitId : null,
-          reference: entry.type === 'top_up' ? entry.reference : null,
-        })),
-      )
-      .returningAll()
-      .execute();
+    const values = entries.map((entry) => ({
+      type: entry.type,
+      amount_cents: entry.amountCents,
+      order_id: entry.type === 'top_up' ? null : entry.orderId,
+      order_unit_id: entry.type === 'refund' ? entry.orderUnitId : null,
+      reference: entry.type === 'top_up' ? entry.reference : null,
+    }));
     const change = entries.reduce((sum, entry) => sum + entry.amountCents, 0);
-    await this.db
-      .updateTable('users')
-      .set({ balance_cents: sql`balance_cents + ${change}` })
-      .where('id', '=', userId)
-      .execute();
-    return rows.sort((a, b) => a.seq - b.seq).map(toLedgerEntry);
+    // One statement: the entries, numbered and given their balance after by the chain trigger row by row in
+    // this order, and the wallet changed by their sum (checked against the ledger at commit).
+    const rows = await sql<Selectable<TransactionsTable>>`
+      WITH entries AS (
+        INSERT INTO transactions (user_id, type, amount_cents, order_id, order_unit_id, reference)
+        SELECT ${userId}, e.type, e.amount_cents, e.order_id, e.order_unit_id, e.reference
+        FROM ROWS FROM (json_to_recordset(${JSON.stringify(values)}::json)
+          AS (type text, amount_cents bigint, order_id uuid, order_unit_id uuid, reference text))
+          WITH ORDINALITY AS e(type, amount_cents, order_id, order_unit_id, reference, n)
+        ORDER BY e.n
+        RETURNING *
+      ), wallet AS (
+        UPDATE users SET balance_cents = balance_cents + ${change} WHERE id = ${userId} RETURNING id
+      )
+      SELECT entries.* FROM entries, wallet ORDER BY entries.seq`.execute(this.db);
+    return rows.rows.map(toLedgerEntry);
   }
 
   async lockTopUpReference(reference: string): Promise<void> {
