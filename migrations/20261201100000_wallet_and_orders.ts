@@ -220,23 +220,17 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`CREATE CONSTRAINT TRIGGER orders_paid_for AFTER INSERT ON orders
             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION order_is_paid_for()`.execute(db);
 
+  // A key's stored response, written in the transaction that produced it; a request running with the key holds
+  // a transaction-scoped advisory lock on it instead of a row (nothing is left behind by a crash).
   await db.schema
     .createTable('idempotency_keys')
     .addColumn('user_id', 'uuid', (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('key', 'text', (c) => c.notNull())
     .addColumn('request_hash', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull().check(sql`status IN ('in_flight', 'done')`))
-    // Who holds an in-flight key, and until when; a request whose process died is taken over after it.
-    .addColumn('claim_id', 'uuid', (c) => c.notNull())
-    .addColumn('locked_until', 'timestamptz')
-    .addColumn('response_status', 'integer')
-    .addColumn('response_body', 'text')
+    .addColumn('response_status', 'integer', (c) => c.notNull())
+    .addColumn('response_body', 'text', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addPrimaryKeyConstraint('idempotency_keys_pkey', ['user_id', 'key'])
-    .addCheckConstraint(
-      'idempotency_keys_done_has_response',
-      sql`(status = 'done') = (response_status IS NOT NULL AND response_body IS NOT NULL)`,
-    )
     .execute();
   await db.schema
     .createIndex('idempotency_keys_created_idx')

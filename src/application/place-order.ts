@@ -37,76 +37,73 @@ export interface PlaceOrderDeps {
 }
 
 /**
- * How long a claimed key stays with a request whose process may have died; the checkout itself takes
- * milliseconds, and holds the key's row lock while it runs, so a live request is never taken over.
- */
-export const IDEMPOTENCY_LEASE_MS = 30_000;
-
-/**
  * Checks out the user's cart, or an explicit item list, paid from the wallet, under an `Idempotency-Key`:
  * the same key and body answer the first response byte for byte and charge once; another body is
  * IDEMPOTENCY_KEY_REUSED; a request with the key still running is IDEMPOTENCY_KEY_IN_USE. A refusal
  * (CART_EMPTY, QUANTITY_LIMIT, GAME_NOT_FOUND, OUT_OF_STOCK, INSUFFICIENT_FUNDS) is not stored: it changed
  * nothing, and the key may be sent again once the cause is gone (a top-up, a restock).
  *
- * One transaction locks the wallet, re-reads every game under a share lock at its current price, writes the
- * order (`paid`) with its lines and units, debits the wallet with a `purchase` entry, empties the cart when
- * ordering from it, and writes the invalidations — all or nothing.
+ * One transaction takes the key (a lock that lasts as long as the transaction, so a crash leaves nothing
+ * held), locks the wallet, re-reads every game under a share lock at its current price, writes the order
+ * (`paid`) with its lines and units, debits the wallet with a `purchase` entry, empties the cart when ordering
+ * from it, writes the invalidations and the fulfilment messages, and stores the response — all or nothing.
  */
 export async function placeOrder(deps: PlaceOrderDeps, input: PlaceOrderInput): Promise<PlaceOrderOutput> {
   const started = performance.now();
   const items = input.items?.map((item) => ({ ...item, gameId: item.gameId.toLowerCase() }));
   if (items) assertOrderItems(items);
   const requestHash = hashRequest(items);
-  const key = { userId: input.userId, key: input.idempotencyKey };
-  const claim = await deps.uow.run((scope) =>
-    scope.idempotency.claim({ ...key, requestHash, leaseMs: IDEMPOTENCY_LEASE_MS, now: deps.clock.now() }),
-  );
-  if (claim.outcome === 'unknown_owner') throw accountGone();
-  if (claim.outcome === 'replay') {
-    return { status: claim.response.status, body: claim.response.body as Json<OrderView>, replayed: true };
-  }
-  if (claim.outcome === 'reused') {
-    throw new DomainError(
-      'IDEMPOTENCY_KEY_REUSED',
-      'this Idempotency-Key was used with another request body',
-      {
-        field: 'idempotency-key',
-      },
-    );
-  }
-  if (claim.outcome === 'in_use') throw keyInUse();
-
   const log = deps.logger.child({ operation: 'order.place', userId: input.userId });
   try {
-    const order = await deps.uow.run(async (scope) => {
-      const placed = await checkOut(scope, { ...input, items });
-      const body = JSON.stringify(toOrderView(placed)) as Json<OrderView>;
-      // Still ours? Only a takeover of a request thought dead (its lease ran out) changes that: roll back then.
-      if (!(await scope.idempotency.complete(key.userId, key.key, claim.claimId, { status: 201, body }))) {
-        throw keyInUse();
+    // A second round only when another request with the key stored its answer in the instant between this
+    // one's read and its lock: the second round finds that answer.
+    for (let round = 1; ; round++) {
+      const outcome = await deps.uow
+        .run(async (scope): Promise<Attempted> => {
+          const now = deps.clock.now();
+          const key = await scope.idempotency.acquire(input.userId, input.idempotencyKey, now);
+          if (!key.held) throw keyInUse();
+          if (key.stored) {
+            if (key.stored.requestHash !== requestHash) throw keyReused();
+            return { replayed: key.stored.response };
+          }
+          const placed = await checkOut(scope, { ...input, items });
+          const body = JSON.stringify(toOrderView(placed)) as Json<OrderView>;
+          const stored = await scope.idempotency.store(
+            input.userId,
+            input.idempotencyKey,
+            { requestHash, response: { status: 201, body } },
+            now,
+          );
+          if (!stored) throw new KeyStoredMeanwhile();
+          return { placed, body };
+        })
+        .catch((error: unknown) => {
+          if (error instanceof KeyStoredMeanwhile && round < 2) return 'again' as const;
+          throw error;
+        });
+      if (outcome === 'again') continue;
+      if ('replayed' in outcome) {
+        return {
+          status: outcome.replayed.status,
+          body: outcome.replayed.body as Json<OrderView>,
+          replayed: true,
+        };
       }
-      return { placed, body };
-    });
-    log.info(
-      {
-        outcome: 'placed',
-        orderId: order.placed.id,
-        units: order.placed.units.length,
-        totalCents: order.placed.totalCents,
-        source: order.placed.source,
-        durationMs: Math.round((performance.now() - started) * 100) / 100,
-      },
-      'order placed',
-    );
-    return { status: 201, body: order.body, replayed: false };
-  } catch (error) {
-    // Nothing of the checkout committed: the key is free again (a stored response is never released).
-    await deps.uow
-      .run((scope) => scope.idempotency.release(key.userId, key.key, claim.claimId))
-      .catch((releaseError: unknown) =>
-        log.warn({ err: releaseError }, 'idempotency key not released; it frees itself when its lease ends'),
+      log.info(
+        {
+          outcome: 'placed',
+          orderId: outcome.placed.id,
+          units: outcome.placed.units.length,
+          totalCents: outcome.placed.totalCents,
+          source: outcome.placed.source,
+          durationMs: Math.round((performance.now() - started) * 100) / 100,
+        },
+        'order placed',
       );
+      return { status: 201, body: outcome.body, replayed: false };
+    }
+  } catch (error) {
     if (error instanceof DomainError) {
       log.info(
         { outcome: 'refused', code: error.code, durationMs: Math.round(performance.now() - started) },
@@ -117,16 +114,23 @@ export async function placeOrder(deps: PlaceOrderDeps, input: PlaceOrderInput): 
   }
 }
 
+type Attempted = { placed: Order; body: Json<OrderView> } | { replayed: { status: number; body: string } };
+
+/** Another request with the key stored its answer while this one ran: this one rolls back and reads it. */
+class KeyStoredMeanwhile extends Error {}
+
 async function checkOut(scope: TransactionScope, input: PlaceOrderInput): Promise<Order> {
   const owner: CartOwner = { kind: 'user', userId: input.userId };
-  // The wallet first: checkouts, cart changes and merges of this user wait for this one.
-  const balance = await scope.wallets.lockWallet(input.userId);
-  if (balance === null) throw accountGone();
-
   const fromCart = input.items === undefined;
-  const items: OrderItemRequest[] = fromCart
-    ? (await scope.carts.lockedLines(owner)).map((line) => ({ gameId: line.gameId, quantity: line.quantity }))
-    : input.items!;
+  // The wallet first (checkouts, cart changes and merges of this user wait for this one), then the cart's
+  // lines, then the games under a share lock: one statement.
+  const locked = await scope.orders.lockForCheckout(
+    input.userId,
+    fromCart ? { cart: true } : { items: input.items! },
+  );
+  const balance = locked.balanceCents;
+  if (balance === null) throw accountGone();
+  const items: OrderItemRequest[] = locked.lines;
   if (items.length === 0) throw new DomainError('CART_EMPTY', 'the cart is empty');
   if (fromCart && items.length > MAX_ORDER_LINES) {
     throw new DomainError(
@@ -135,7 +139,7 @@ async function checkOut(scope: TransactionScope, input: PlaceOrderInput): Promis
     );
   }
 
-  const games = await scope.orders.lockGamesForSale(items.map((item) => item.gameId));
+  const games = locked.games;
   const missing = items.filter((item) => !games.has(item.gameId)).map((item) => item.gameId);
   if (missing.length > 0) {
     throw new DomainError('GAME_NOT_FOUND', `no such game: ${missing.join(', ')}`, { gameIds: missing });
@@ -178,7 +182,12 @@ async function checkOut(scope: TransactionScope, input: PlaceOrderInput): Promis
   await scope.wallets.record(input.userId, [
     { type: 'purchase', amountCents: -totalCents, orderId: order.id },
   ]);
-  if (fromCart) await scope.carts.clear(owner);
+  // The lines ordered, and only those (the cart's lines are locked: nothing else can be there).
+  if (fromCart)
+    await scope.carts.remove(
+      owner,
+      lines.map((line) => line.gameId),
+    );
   await invalidateOrder(scope, order, fromCart ? [cartCacheKey(owner)] : []);
   // Fulfilment buys each key at G2A; the units' rows keep how far each got.
   await scope.outbox.addAll(
@@ -189,6 +198,11 @@ async function checkOut(scope: TransactionScope, input: PlaceOrderInput): Promis
 }
 
 const accountGone = () => new DomainError('UNAUTHORIZED', 'the account of this token no longer exists');
+
+const keyReused = () =>
+  new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with another request body', {
+    field: 'idempotency-key',
+  });
 
 const keyInUse = () =>
   new DomainError('IDEMPOTENCY_KEY_IN_USE', 'a request with this Idempotency-Key is still being processed', {

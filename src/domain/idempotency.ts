@@ -10,14 +10,8 @@ export interface StoredResponse {
   body: string;
 }
 
-/**
- * What claiming a key found: the key is this request's now (`claimed`, with the token that proves it), or it
- * answered already (`replay`), or it belongs to another request body (`reused`), or a request with it is still
- * running (`in_use`).
- */
-export type IdempotencyClaim =
-  | { outcome: 'claimed'; claimId: string }
-  | { outcome: 'replay'; response: StoredResponse }
-  | { outcome: 'reused' }
-  | { outcome: 'in_use' }
-  | { outcome: 'unknown_owner' };
+/** A key's stored answer and the hash of the request body that produced it. */
+export interface StoredKey {
+  requestHash: string;
+  response: StoredResponse;
+}

@@ -1,5 +1,5 @@
 import type { Page } from '../domain/game.js';
-import type { IdempotencyClaim, StoredResponse } from '../domain/idempotency.js';
+import type { StoredKey } from '../domain/idempotency.js';
 import type { LedgerEntry } from '../domain/ledger.js';
 import type { GameForSale, Order, OrderLine, OrderStatus, OrderUnitState } from '../domain/order.js';
 
@@ -21,10 +21,18 @@ export interface NewOrder {
 /** Orders as a transaction changes them, with the locks that takes. */
 export interface OrderRepository extends OrderReader {
   /**
-   * The games of a checkout, share-locked in id order until the transaction ends: a stock check or a delisting
-   * of one of them waits for the checkout, or the checkout for it. Unknown ids are missing from the map.
+   * Everything a checkout locks, in one statement and in the order every writer takes them: the user's wallet
+   * (as `WalletRepository.lockWallet` does), then — ordering the cart — the cart's lines, then the games, in id
+   * order. `balanceCents` is null for an unknown user; `lines` are what is ordered (the cart's, or `items`).
    */
-  lockGamesForSale(gameIds: string[]): Promise<Map<string, GameForSale>>;
+  lockForCheckout(
+    userId: string,
+    what: { items: { gameId: string; quantity: number }[] } | { cart: true },
+  ): Promise<{
+    balanceCents: number | null;
+    lines: { gameId: string; quantity: number }[];
+    games: Map<string, GameForSale>;
+  }>;
   /** Inserts a `paid` order with its lines and one `pending` unit per key bought. */
   insert(order: NewOrder): Promise<Order>;
   /** The order with its units, locked (the order row, then its units) until the transaction ends. */
@@ -71,24 +79,19 @@ export interface LedgerReader {
 /** Idempotency keys of one user's requests. */
 export interface IdempotencyRepository {
   /**
-   * Claims the key for a request body (its hash); the caller commits the claim before doing the work, so that
-   * concurrent requests see it at once. A key past its time to live counts as unused; an in-flight claim whose holder stopped
-   * renewing it before `now` may be taken over by the same body.
+   * Takes the key for the rest of the transaction without waiting (`held: false` when another request holds
+   * it now) and answers the response stored with it, if any that is younger than its time to live.
    */
-  claim(input: {
-    userId: string;
-    key: string;
-    requestHash: string;
-    leaseMs: number;
-    now: Date;
-  }): Promise<IdempotencyClaim>;
+  acquire(
+    userId: string,
+    key: string,
+    now: Date,
+  ): Promise<{ held: false } | { held: true; stored: StoredKey | null }>;
   /**
-   * Stores the response of a claimed request, in the transaction that produced it; false when the claim was
-   * taken over meanwhile (the transaction must then roll back).
+   * Stores the response with the request's hash, in the transaction that produced it; false when another
+   * request stored one first (it committed between this transaction's read and its lock).
    */
-  complete(userId: string, key: string, claimId: string, response: StoredResponse): Promise<boolean>;
-  /** Gives a claim up, so the key may be retried (after a refusal or a failure that changed nothing). */
-  release(userId: string, key: string, claimId: string): Promise<void>;
+  store(userId: string, key: string, stored: StoredKey, now: Date): Promise<boolean>;
   /** Removes keys created before `before`, at most `limit`; answers how many. */
   purgeCreatedBefore(before: Date, limit: number): Promise<number>;
 }

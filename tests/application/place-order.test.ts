@@ -5,7 +5,7 @@ import { addCartItem } from '../../src/application/add-cart-item.js';
 import { getCart } from '../../src/application/get-cart.js';
 import { listOrders } from '../../src/application/list-orders.js';
 import { toOrderView, type OrderView } from '../../src/application/order-views.js';
-import { IDEMPOTENCY_LEASE_MS, placeOrder, type PlaceOrderInput } from '../../src/application/place-order.js';
+import { placeOrder, type PlaceOrderInput } from '../../src/application/place-order.js';
 import { cacheKeys } from '../../src/domain/cache-keys.js';
 import { IDEMPOTENCY_KEY_TTL_HOURS } from '../../src/domain/idempotency.js';
 import { MAX_ORDER_LINES, type OrderItemRequest } from '../../src/domain/order.js';
@@ -139,7 +139,6 @@ describe('placeOrder from the cart', () => {
 
     // The key is done with this very response, under the hash of "the cart".
     expect(await storedKey(userId, key)).toMatchObject({
-      status: 'done',
       response_status: 201,
       response_body: placed.body,
       request_hash: requestHashOf(),
@@ -510,35 +509,50 @@ describe('placeOrder idempotency', () => {
     },
   );
 
-  it('IDEMPOTENCY_KEY_IN_USE while another request holds the key; another body is REUSED', async () => {
+  /** Holds the key as a running request does (its transaction's advisory lock) until `release()`. */
+  async function holdKey(userId: string, key: string) {
+    const held = deferred();
+    const release = deferred();
+    const holder = ground.db.transaction().execute(async (tx) => {
+      await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`idempotency:${userId}:${key}`}, 0))`.execute(
+        tx,
+      );
+      held.resolve();
+      await release.promise;
+      throw new Error('the holder died');
+    });
+    await held.promise;
+    return {
+      release: async () => {
+        release.resolve();
+        await holder.catch(() => undefined);
+      },
+    };
+  }
+
+  it('IDEMPOTENCY_KEY_IN_USE while another request holds the key, whatever the body; nothing stored', async () => {
     const userId = await customer(10_000);
     const gameId = await game();
     const items = [{ gameId, quantity: 1 }];
     const key = randomUUID();
-    await ground.uow.run((scope) =>
-      scope.idempotency.claim({
-        userId,
-        key,
-        requestHash: requestHashOf(items),
-        leaseMs: IDEMPOTENCY_LEASE_MS,
-        now: ground.clock.now(),
-      }),
-    );
+    const holder = await holdKey(userId, key);
     await ground.clearOutbox();
-
-    await expectRefusedUnchanged(
-      userId,
-      () => place({ userId, idempotencyKey: key, items }),
-      'IDEMPOTENCY_KEY_IN_USE',
-      { field: 'idempotency-key' },
-    );
-    await expectRefusedUnchanged(
-      userId,
-      () => place({ userId, idempotencyKey: key, items: [{ gameId, quantity: 2 }] }),
-      'IDEMPOTENCY_KEY_REUSED',
-    );
-    // The claim is still the other request's.
-    expect(await storedKey(userId, key)).toMatchObject({ status: 'in_flight' });
+    try {
+      await expectRefusedUnchanged(
+        userId,
+        () => place({ userId, idempotencyKey: key, items }),
+        'IDEMPOTENCY_KEY_IN_USE',
+        { field: 'idempotency-key' },
+      );
+      await expectRefusedUnchanged(
+        userId,
+        () => place({ userId, idempotencyKey: key, items: [{ gameId, quantity: 2 }] }),
+        'IDEMPOTENCY_KEY_IN_USE',
+      );
+      expect(await storedKey(userId, key)).toBeUndefined();
+    } finally {
+      await holder.release();
+    }
   });
 
   it('IDEMPOTENCY_KEY_IN_USE at once for a second request while the first one is still running', async () => {
@@ -548,7 +562,7 @@ describe('placeOrder idempotency', () => {
     const key = randomUUID();
     const locked = deferred();
     const hold = deferred();
-    // Another transaction holds the wallet, so the first checkout waits inside its transaction, key claimed.
+    // Another transaction holds the wallet, so the first checkout waits inside its transaction, key taken.
     const blocker = ground.db.transaction().execute(async (tx) => {
       await sql`SELECT 1 FROM users WHERE id = ${userId} FOR NO KEY UPDATE`.execute(tx);
       locked.resolve();
@@ -559,7 +573,6 @@ describe('placeOrder idempotency', () => {
     let second: Promise<unknown> | undefined;
     try {
       await waitFor(async () => (await waitingOnLocks()) >= 1, 'the first checkout waits for the wallet');
-      expect(await storedKey(userId, key)).toMatchObject({ status: 'in_flight' });
       second = place({ userId, idempotencyKey: key, items });
       const outcome = await Promise.race([
         second.then(
@@ -578,43 +591,20 @@ describe('placeOrder idempotency', () => {
     expect(await ordersOf(userId)).toHaveLength(1);
   });
 
-  it('a claim whose lease ran out is taken over by the same body, not by another', async () => {
+  it('a request that died holding the key leaves nothing behind: the key works at once', async () => {
     const userId = await customer(10_000);
     const gameId = await game();
     const items = [{ gameId, quantity: 1 }];
     const key = randomUUID();
-    const claim = await ground.uow.run((scope) =>
-      scope.idempotency.claim({
-        userId,
-        key,
-        requestHash: requestHashOf(items),
-        leaseMs: IDEMPOTENCY_LEASE_MS,
-        now: ground.clock.now(),
-      }),
-    );
-    expect(claim.outcome).toBe('claimed');
-
-    ground.clock.advance(IDEMPOTENCY_LEASE_MS - 1);
+    const holder = await holdKey(userId, key);
     await expectDomainError(place({ userId, idempotencyKey: key, items }), 'IDEMPOTENCY_KEY_IN_USE');
-    ground.clock.advance(2);
-    await expectRefusedUnchanged(
-      userId,
-      () => place({ userId, idempotencyKey: key, items: [{ gameId, quantity: 2 }] }),
-      'IDEMPOTENCY_KEY_REUSED',
-    );
+    await holder.release();
 
     const placed = await place({ userId, idempotencyKey: key, items });
 
     expect(placed.replayed).toBe(false);
     expect(await ordersOf(userId)).toHaveLength(1);
-    // The first holder lost its claim: it cannot complete it any more.
-    const claimId = claim.outcome === 'claimed' ? claim.claimId : '';
-    expect(
-      await ground.uow.run((scope) =>
-        scope.idempotency.complete(userId, key, claimId, { status: 201, body: '{}' }),
-      ),
-    ).toBe(false);
-    expect(await storedKey(userId, key)).toMatchObject({ status: 'done', response_body: placed.body });
+    expect(await storedKey(userId, key)).toMatchObject({ response_status: 201, response_body: placed.body });
   });
 
   it('a key older than 24 h counts as unused: the same key and body place a second order', async () => {

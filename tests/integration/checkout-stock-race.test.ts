@@ -121,29 +121,25 @@ function stockCheck(entries: StockEntry[], hold?: () => Promise<void>) {
 }
 
 /**
- * A unit of work whose checkout transaction calls `hooks.walletLocked` right after it locked the wallet and
- * `hooks.gamesLocked` once it read and locked the games (the claim and release transactions touch neither).
+ * A unit of work whose checkout transaction calls `hooks.locking` just before it locks the wallet and the
+ * games, and `hooks.gamesLocked` once it locked and read them (the claim and release transactions touch
+ * neither).
  */
 function hookedUnitOfWork(hooks: {
-  walletLocked?: () => Promise<void>;
+  locking?: () => Promise<void>;
   gamesLocked?: () => Promise<void>;
 }): UnitOfWork {
   return {
     run: (work) =>
       ground.uow.run((scope) => {
         const orders = Object.create(scope.orders) as TransactionScope['orders'];
-        orders.lockGamesForSale = async (gameIds) => {
-          const games = await scope.orders.lockGamesForSale(gameIds);
+        orders.lockForCheckout = async (userId, what) => {
+          await hooks.locking?.();
+          const locked = await scope.orders.lockForCheckout(userId, what);
           await hooks.gamesLocked?.();
-          return games;
+          return locked;
         };
-        const wallets = Object.create(scope.wallets) as TransactionScope['wallets'];
-        wallets.lockWallet = async (id) => {
-          const balance = await scope.wallets.lockWallet(id);
-          await hooks.walletLocked?.();
-          return balance;
-        };
-        return work({ ...scope, orders, wallets });
+        return work({ ...scope, orders });
       }),
   };
 }
@@ -228,7 +224,7 @@ async function waitsOnLock(pattern: string, what: string): Promise<void> {
   }, what);
 }
 
-const CHECKOUT_LOCK = '%from "games"%for share%';
+const CHECKOUT_LOCK = '%for share of g%';
 const STOCK_LOCK = '%FOR NO KEY UPDATE OF g%';
 
 async function expectStored(games: RaceGame[]): Promise<void> {
@@ -408,12 +404,12 @@ describe('a checkout racing a stock and price check', () => {
         // Both at once (the checkout's key claim comes first, so the check mostly wins).
         [outcome, check] = await Promise.all([checkout(games), settle(stockCheck(entries))]);
       } else {
-        // The check starts as the checkout transaction locks the wallet: the two race for the games' rows.
+        // The check starts as the checkout transaction locks the wallet and games: the two race for the rows.
         let started: Promise<string> | undefined;
         outcome = await checkout(
           games,
           hookedUnitOfWork({
-            walletLocked: async () => {
+            locking: async () => {
               started = settle(stockCheck(entries));
             },
           }),

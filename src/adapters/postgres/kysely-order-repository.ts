@@ -9,6 +9,35 @@ import {
 import type { NewOrder, OrderReader, OrderRepository } from '../../ports/orders.js';
 import type { Database, OrdersTable } from './schema.js';
 
+const GAME_FOR_SALE = sql.raw(
+  'g.id, g.name, g.g2a_product_id, g.price_cents, g.cost_cents, g.qty, g.available_to_buy, g.delisted',
+);
+
+interface CheckoutRow {
+  balance_cents: number;
+  id: string;
+  name: string;
+  g2a_product_id: string;
+  price_cents: number;
+  cost_cents: number;
+  qty: number;
+  available_to_buy: boolean;
+  delisted: boolean;
+}
+
+function toGameForSale(row: Omit<CheckoutRow, 'balance_cents'>): GameForSale {
+  return {
+    id: row.id,
+    name: row.name,
+    g2aProductId: row.g2a_product_id,
+    priceCents: Number(row.price_cents),
+    costCents: Number(row.cost_cents),
+    qty: row.qty,
+    availableToBuy: row.available_to_buy,
+    delisted: row.delisted,
+  };
+}
+
 export class KyselyOrderReader implements OrderReader {
   constructor(protected readonly db: Kysely<Database>) {}
 
@@ -81,96 +110,122 @@ export class KyselyOrderRepository extends KyselyOrderReader implements OrderRep
     super(tx);
   }
 
-  async lockGamesForSale(gameIds: string[]): Promise<Map<string, GameForSale>> {
-    if (gameIds.length === 0) return new Map();
-    const rows = await this.db
-      .selectFrom('games')
-      .select([
-        'id',
-        'name',
-        'g2a_product_id',
-        'price_cents',
-        'cost_cents',
-        'qty',
-        'available_to_buy',
-        'delisted',
-      ])
-      .where('id', '=', sql<string>`any(${sql.val(gameIds)}::uuid[])`)
-      .orderBy('id')
-      .forShare()
-      .execute();
-    return new Map(
-      rows.map((row) => [
-        row.id,
-        {
-          id: row.id,
-          name: row.name,
-          g2aProductId: row.g2a_product_id,
-          priceCents: row.price_cents,
-          costCents: row.cost_cents,
-          qty: row.qty,
-          availableToBuy: row.available_to_buy,
-          delisted: row.delisted,
-        },
-      ]),
-    );
+  private async lockWallet(userId: string): Promise<number | null> {
+    const wallet = await this.db
+      .selectFrom('users')
+      .select('balance_cents')
+      .where('id', '=', userId)
+      .forNoKeyUpdate()
+      .executeTakeFirst();
+    return wallet ? wallet.balance_cents : null;
+  }
+
+  async lockForCheckout(
+    userId: string,
+    what: { items: { gameId: string; quantity: number }[] } | { cart: true },
+  ): Promise<{
+    balanceCents: number | null;
+    lines: { gameId: string; quantity: number }[];
+    games: Map<string, GameForSale>;
+  }> {
+    let walletLocked: number | null | undefined;
+    if ('cart' in what) {
+      // The wallet on its own first: a cart add running now (it share-locks the same row) commits before this
+      // returns, and the lines below, read by the next statement, include its line.
+      walletLocked = await this.lockWallet(userId);
+      if (walletLocked === null) return { balanceCents: null, lines: [], games: new Map() };
+    }
+    const rows =
+      'cart' in what
+        ? await sql<CheckoutRow & { quantity: number; added_at: Date }>`
+            SELECT u.balance_cents, c.quantity, c.created_at AS added_at, ${GAME_FOR_SALE}
+            FROM users u JOIN cart_items c ON c.user_id = u.id JOIN games g ON g.id = c.game_id
+            WHERE u.id = ${userId}
+            ORDER BY g.id
+            FOR UPDATE OF c FOR SHARE OF g`.execute(this.db)
+        : await sql<CheckoutRow>`
+            SELECT u.balance_cents, ${GAME_FOR_SALE}
+            FROM users u JOIN games g ON g.id = ANY(${what.items.map((item) => item.gameId)}::uuid[])
+            WHERE u.id = ${userId}
+            ORDER BY g.id
+            FOR NO KEY UPDATE OF u FOR SHARE OF g`.execute(this.db);
+    if (rows.rows.length === 0) {
+      // An empty cart, games none of which exist, or no such user: the wallet alone, locked all the same.
+      return {
+        balanceCents: walletLocked !== undefined ? walletLocked : await this.lockWallet(userId),
+        lines: 'cart' in what ? [] : what.items,
+        games: new Map(),
+      };
+    }
+    const games = new Map(rows.rows.map((row) => [row.id, toGameForSale(row)]));
+    return {
+      balanceCents: Number(rows.rows[0]!.balance_cents),
+      // Locked in game-id order; ordered as the shopper added them to the cart.
+      lines:
+        'cart' in what
+          ? (rows.rows as (CheckoutRow & { quantity: number; added_at: Date })[])
+              .sort((a, b) => a.added_at.getTime() - b.added_at.getTime() || (a.id < b.id ? -1 : 1))
+              .map((row) => ({ gameId: row.id, quantity: row.quantity }))
+          : what.items,
+      games,
+    };
   }
 
   async insert(order: NewOrder): Promise<Order> {
-    const row = await this.db
-      .insertInto('orders')
-      .values({ user_id: order.userId, status: 'paid', total_cents: order.totalCents, source: order.source })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    const lines = await this.db
-      .insertInto('order_lines')
-      .values(
-        order.lines.map((line, position) => ({
-          order_id: row.id,
-          position,
-          game_id: line.gameId,
-          name: line.name,
-          g2a_product_id: line.g2aProductId,
-          quantity: line.quantity,
-          unit_price_cents: line.unitPriceCents,
-          unit_cost_cents: line.unitCostCents,
-        })),
+    const lines = order.lines.map((line, position) => ({
+      position,
+      game_id: line.gameId,
+      name: line.name,
+      g2a_product_id: line.g2aProductId,
+      quantity: line.quantity,
+      unit_price_cents: line.unitPriceCents,
+      unit_cost_cents: line.unitCostCents,
+    }));
+    // One statement: the order, its lines, and one unit per key bought (`quantity` rows for every line).
+    const result = await sql<{
+      order: Selectable<OrdersTable>;
+      lines: { id: string; position: number }[];
+      units: { id: string; line_id: string; state: OrderUnitState }[];
+    }>`
+      WITH new_order AS (
+        INSERT INTO orders (user_id, status, total_cents, source)
+        VALUES (${order.userId}, 'paid', ${order.totalCents}, ${order.source})
+        RETURNING *
+      ), new_lines AS (
+        INSERT INTO order_lines (order_id, position, game_id, name, g2a_product_id, quantity, unit_price_cents, unit_cost_cents)
+        SELECT new_order.id, l.position, l.game_id, l.name, l.g2a_product_id, l.quantity, l.unit_price_cents, l.unit_cost_cents
+        FROM new_order, json_to_recordset(${JSON.stringify(lines)}::json) AS l(
+          position int, game_id uuid, name text, g2a_product_id text, quantity int,
+          unit_price_cents bigint, unit_cost_cents bigint)
+        RETURNING id, position, order_id, quantity
+      ), new_units AS (
+        INSERT INTO order_units (order_id, line_id)
+        SELECT new_lines.order_id, new_lines.id FROM new_lines, generate_series(1, new_lines.quantity)
+        RETURNING id, line_id, state
       )
-      .returningAll()
-      .execute();
-    // One unit per key bought: `quantity` rows for every line.
-    const units = await sql<{ id: string; line_id: string; state: OrderUnitState }>`
-      INSERT INTO order_units (order_id, line_id)
-      SELECT l.order_id, l.id FROM order_lines l, generate_series(1, l.quantity)
-      WHERE l.order_id = ${row.id}
-      RETURNING id, line_id, state`.execute(this.db);
-    const position = new Map(lines.map((line) => [line.id, line.position]));
+      SELECT (SELECT to_jsonb(new_order) FROM new_order) AS order,
+             (SELECT jsonb_agg(jsonb_build_object('id', id, 'position', position)) FROM new_lines) AS lines,
+             (SELECT jsonb_agg(jsonb_build_object('id', id, 'line_id', line_id, 'state', state)) FROM new_units) AS units`.execute(
+      this.db,
+    );
+    const row = result.rows[0]!;
+    const lineIdAt = new Map(row.lines.map((line) => [line.position, line.id]));
+    const positionOf = new Map(row.lines.map((line) => [line.id, line.position]));
     return {
-      id: row.id,
-      userId: row.user_id,
-      status: row.status,
-      totalCents: row.total_cents,
-      currency: row.currency,
-      source: row.source,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      lines: lines
-        .sort((x, y) => x.position - y.position)
-        .map((line) => ({
-          id: line.id,
-          position: line.position,
-          gameId: line.game_id,
-          name: line.name,
-          g2aProductId: line.g2a_product_id,
-          quantity: line.quantity,
-          unitPriceCents: line.unit_price_cents,
-          unitCostCents: line.unit_cost_cents,
-        })),
-      units: units.rows
+      id: row.order.id,
+      userId: row.order.user_id,
+      status: row.order.status,
+      totalCents: Number(row.order.total_cents),
+      currency: row.order.currency,
+      source: row.order.source,
+      createdAt: new Date(row.order.created_at),
+      updatedAt: new Date(row.order.updated_at),
+      lines: order.lines.map((line, position) => ({ ...line, id: lineIdAt.get(position)!, position })),
+      units: row.units
         .map((unit) => ({ id: unit.id, lineId: unit.line_id, state: unit.state }))
         .sort(
           (x, y) =>
-            position.get(x.lineId)! - position.get(y.lineId)! || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0),
+            positionOf.get(x.lineId)! - positionOf.get(y.lineId)! || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0),
         ),
     };
   }

@@ -241,11 +241,8 @@ export interface IdempotencyKeysTable {
   user_id: string;
   key: string;
   request_hash: string;
-  status: 'in_flight' | 'done';
-  claim_id: string;
-  locked_until: NullableTimestamp;
-  response_status: number | null;
-  response_body: string | null;
+  response_status: number;
+  response_body: string;
   created_at: Timestamp;
 }
 
