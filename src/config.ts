@@ -211,7 +211,7 @@ export function loadConfig(env: Env = process.env): Config {
       apiHash: g2aHash ?? SIMULATOR_DEV_API_HASH,
       apiSecret: g2aSecret ?? SIMULATOR_DEV_API_SECRET,
       email: g2aEmail ?? SIMULATOR_DEV_EMAIL,
-      ratePerMinute: integer('G2A_RATE_PER_MINUTE', 600, 1, 1_000_000),
+      ratePerMinute: integer('G2A_RATE_PER_MINUTE', 600, 2, 1_000_000),
       webhookSecret: g2aWebhookSecret,
     },
     keysEncryptionKey,

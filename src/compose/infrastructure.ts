@@ -2,11 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger as PinoLogger } from 'pino';
 import PgBoss from 'pg-boss';
 import type pg from 'pg';
-import {
-  FallbackGcraStore,
-  SharedG2ARateLimiter,
-  type G2ARateLimiter,
-} from '../adapters/g2a/g2a-rate-limiter.js';
+import { SharedG2ARateLimiter, type G2ARateLimiter } from '../adapters/g2a/g2a-rate-limiter.js';
 import { createG2ASimulator } from '../adapters/g2a/simulator.js';
 import { UndiciG2AClient } from '../adapters/g2a/undici-g2a-client.js';
 import { createOutboxQueues, PG_BOSS_SCHEMA } from '../adapters/jobs/outbox-worker.js';
@@ -27,7 +23,6 @@ import { FallbackLock } from '../adapters/redis/fallback-lock.js';
 import { NoopCache } from '../adapters/redis/noop-cache.js';
 import { RedisCache } from '../adapters/redis/redis-cache.js';
 import { createRedisClient } from '../adapters/redis/redis-client.js';
-import { RedisGcraStore } from '../adapters/redis/redis-gcra-store.js';
 import { RedisSyncProgressBoard } from '../adapters/redis/redis-sync-progress-board.js';
 import { RedlockLock } from '../adapters/redis/redlock-lock.js';
 import { AesGcmKeyVault } from '../adapters/security/aes-gcm-key-vault.js';
@@ -168,10 +163,9 @@ export async function openInfrastructure(
       ? new RedisSyncProgressBoard(redis)
       : { publish: async () => {} };
     const metrics = createShopMetrics();
-    // One G2A rate for every process of the shop: counted in Redis, or in PostgreSQL without it.
-    const postgresRate = new PostgresGcraStore(db);
+    // One G2A rate for every process of the shop, counted where they all meet: the database.
     const limiter = new SharedG2ARateLimiter(
-      redis ? new FallbackGcraStore(new RedisGcraStore(redis), postgresRate, logger) : postgresRate,
+      new PostgresGcraStore(db),
       config.g2a.ratePerMinute,
       (priority, waitedMs) => metrics.g2aLimiterWait.observe({ priority }, waitedMs / 1000),
     );

@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '../../ports/logger.js';
 
 /** Who asks: buying keys comes before syncing the catalogue. */
 export type G2APriority = 'fulfilment' | 'sync';
@@ -10,7 +9,7 @@ export interface G2ARateLimiter {
   acquire(priority: G2APriority): Promise<void>;
 }
 
-/** GCRA parameters: one token every `intervalMs`, up to `toleranceMs` early (the burst). */
+/** GCRA parameters: one slot every `intervalMs`, up to `toleranceMs` early (the burst). */
 export interface GcraShape {
   intervalMs: number;
   toleranceMs: number;
@@ -18,29 +17,43 @@ export interface GcraShape {
   yieldIntervalMs: number;
 }
 
-/** Where the shared limiter's state lives: answers 0 when the request may leave, else how long to wait. */
+/**
+ * Where the shared limiter's state lives. `reserve` either reserves a slot and answers how long until it
+ * (`{ slotInMs }`: the caller waits that long and sends, without asking again), or — a sync while fulfilment
+ * wants the rate and the sync's own share is spent — reserves nothing and answers when to ask again.
+ */
 export interface GcraStore {
-  tryAcquire(priority: G2APriority, shape: GcraShape): Promise<number>;
+  reserve(priority: G2APriority, shape: GcraShape): Promise<{ slotInMs: number } | { askAgainInMs: number }>;
 }
 
 /** A sync keeps this share of the rate while fulfilment has work; fulfilment takes the rest. */
 export const SYNC_SHARE_UNDER_DEMAND = 0.05;
-/** Fulfilment's demand counts this long after its last request for a token. */
+/** Fulfilment's demand counts this long after the last slot it reserved. */
 export const DEMAND_TTL_MS = 3_000;
-/** A waiting caller asks again at least this often (and fulfilment thereby renews its demand). */
-const MAX_WAIT_SLICE_MS = 1_000;
+/**
+ * The shop keeps this far under G2A's limit: G2A counts requests as they arrive, and one that happens to take
+ * longer on the way than a later one must not push a window over.
+ */
+export const SAFETY_MARGIN = 0.01;
 
 /**
- * The shape that never lets more than `limit` requests through in any window of `windowMs`: a bucket of
- * capacity C spaced by T admits fewer than C + W/T in a window W, so T = W / (limit - C + 1).
+ * The shape that never lets more than `limit` requests through in any window of `windowMs` (less the safety
+ * margin): a bucket of capacity C spaced by T admits fewer than C + W/T in a window W, so T = W / (limit - C + 1).
  */
 export function gcraShape(
   limit: number,
   windowMs = 60_000,
   burst = Math.max(1, Math.floor(limit / 100)),
 ): GcraShape {
-  const capacity = Math.max(1, Math.min(Math.floor(burst), Math.ceil(limit / 2)));
-  const intervalMs = Math.ceil((windowMs * 1000) / (limit - capacity + 1)) / 1000;
+  // At least one request under the limit is the margin: a limit of 1 would leave nothing to send.
+  if (!Number.isInteger(limit) || limit < 2)
+    throw new RangeError(`limit must be an integer >= 2, got ${limit}`);
+  if (!Number.isFinite(windowMs) || windowMs <= 0)
+    throw new RangeError(`windowMs must be a positive number, got ${windowMs}`);
+  if (!Number.isFinite(burst)) throw new RangeError(`burst must be a number, got ${burst}`);
+  const kept = limit - Math.max(1, Math.ceil(limit * SAFETY_MARGIN));
+  const capacity = Math.max(1, Math.min(Math.floor(burst), Math.ceil(kept / 2)));
+  const intervalMs = Math.ceil((windowMs * 1000) / (kept - capacity + 1)) / 1000;
   return {
     intervalMs,
     toleranceMs: (capacity - 1) * intervalMs,
@@ -48,60 +61,31 @@ export function gcraShape(
   };
 }
 
-/** A GCRA limiter over a shared store: the same budget for every process, fulfilment first. */
+/**
+ * A GCRA limiter over a shared store: one budget for every process, slots handed out first come first served
+ * (one store call per request), fulfilment first.
+ */
 export class SharedG2ARateLimiter implements G2ARateLimiter {
   private readonly shape: GcraShape;
 
   constructor(
     private readonly store: GcraStore,
-    ratePerMinute: number,
+    rate: number | GcraShape,
     private readonly onWait?: (priority: G2APriority, waitedMs: number) => void,
   ) {
-    this.shape = gcraShape(ratePerMinute);
+    this.shape = typeof rate === 'number' ? gcraShape(rate) : rate;
   }
 
   async acquire(priority: G2APriority): Promise<void> {
     const started = Date.now();
     for (;;) {
-      const waitMs = await this.store.tryAcquire(priority, this.shape);
-      if (waitMs <= 0) {
+      const answer = await this.store.reserve(priority, this.shape);
+      if ('slotInMs' in answer) {
+        if (answer.slotInMs > 0) await sleep(answer.slotInMs);
         this.onWait?.(priority, Date.now() - started);
         return;
       }
-      // A little jitter, so that processes woken together do not ask in one burst.
-      await sleep(Math.min(waitMs, MAX_WAIT_SLICE_MS) + Math.random() * 5);
+      await sleep(answer.askAgainInMs);
     }
-  }
-}
-
-/**
- * Asks the first store while it answers, the second while it does not (Redis, then PostgreSQL). A switch
- * counts from a fresh state, so at worst one burst more goes out while Redis goes away or comes back.
- */
-export class FallbackGcraStore implements GcraStore {
-  private failingUntil = 0;
-
-  constructor(
-    private readonly primary: GcraStore,
-    private readonly fallback: GcraStore,
-    private readonly logger?: Logger,
-    private readonly retryPrimaryAfterMs = 2_000,
-  ) {}
-
-  async tryAcquire(priority: G2APriority, shape: GcraShape): Promise<number> {
-    if (Date.now() >= this.failingUntil) {
-      try {
-        return await this.primary.tryAcquire(priority, shape);
-      } catch (error) {
-        if (this.failingUntil === 0 || Date.now() - this.failingUntil > this.retryPrimaryAfterMs) {
-          this.logger?.warn(
-            { err: error },
-            'shared G2A rate limiter unreachable in Redis; counting in PostgreSQL',
-          );
-        }
-        this.failingUntil = Date.now() + this.retryPrimaryAfterMs;
-      }
-    }
-    return this.fallback.tryAcquire(priority, shape);
   }
 }
