@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
 import { createShop } from '../compose/create-shop.js';
 import { createLogger } from '../logger.js';
 
@@ -24,6 +24,6 @@ try {
     await shop.close();
   }
 } catch (error) {
-  console.error(error instanceof ConfigError ? error.message : (error as Error).message);
+  console.error(error instanceof Error ? error.message : String(error));
   process.exit(1);
 }

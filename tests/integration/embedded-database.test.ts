@@ -42,3 +42,35 @@ it('starts a real PostgreSQL without DATABASE_URL, migrates it, and keeps its da
     await again.destroy();
   }
 });
+
+it('joins the cluster another process started on the same data (admin:create beside npm start), leaving it running', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'keyshop-embedded-'));
+  await chmod(dataDir, 0o755);
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  const logger = pino({ level: 'silent' });
+
+  const running = await startEmbeddedDatabase({ dataDir, port: await freePort(), logger });
+  cleanups.push(() => running.stop());
+  // The second process is configured with another port: the running cluster's own port is what counts.
+  const joined = await startEmbeddedDatabase({ dataDir, port: await freePort(), logger });
+  expect(joined.url).toBe(running.url);
+  const db = createDb(joined.url, { max: 1 });
+  try {
+    await migrateToLatest(db);
+    await db
+      .insertInto('guest_sessions')
+      .values({ id: 'joined', expires_at: new Date(Date.now() + 60_000) })
+      .execute();
+  } finally {
+    await db.destroy();
+  }
+  // Stopping the joined one leaves the first process's cluster up.
+  await joined.stop();
+  const first = createDb(running.url, { max: 1 });
+  try {
+    const rows = await first.selectFrom('guest_sessions').select('id').execute();
+    expect(rows).toEqual([{ id: 'joined' }]);
+  } finally {
+    await first.destroy();
+  }
+});

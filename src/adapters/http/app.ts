@@ -25,7 +25,7 @@ import { catalogRoutes, type CatalogUseCases } from './routes/catalog-routes.js'
 import { healthRoutes, type HealthChecks } from './routes/health-routes.js';
 import { wishlistRoutes, type WishlistUseCases } from './routes/wishlist-routes.js';
 import { OrderSchema } from './order-schemas.js';
-import { ErrorResponse } from './schemas.js';
+import { ErrorResponse, OPTIONAL_BODY } from './schemas.js';
 import { registerValidators } from './validation.js';
 
 export const API_PREFIX = '/api/v1';
@@ -120,6 +120,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
 
   await app.register(swagger, {
+    transformObject: (document) =>
+      optionalBodies('openapiObject' in document ? document.openapiObject : document.swaggerObject),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) || `def-${i}`,
     },
@@ -175,4 +177,19 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     api: API_PREFIX,
   }));
   return app;
+}
+
+/**
+ * @fastify/swagger calls every body required, since Fastify's validation wants one; a route marked
+ * `OPTIONAL_BODY` fills a missing body in before validation, so its request body is not required.
+ */
+function optionalBodies<T extends { paths?: object }>(document: T): T {
+  for (const path of Object.values(document.paths ?? {}) as Record<string, Record<string, unknown>>[]) {
+    for (const operation of Object.values(path)) {
+      if (!operation[OPTIONAL_BODY]) continue;
+      delete operation[OPTIONAL_BODY];
+      if (operation.requestBody) (operation.requestBody as { required?: boolean }).required = false;
+    }
+  }
+  return document;
 }

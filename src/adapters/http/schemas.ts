@@ -47,3 +47,6 @@ export const UserSchema = Type.Object({
 });
 
 export const ProfileSchema = Type.Intersect([UserSchema, Type.Object({ balanceCents: Type.Integer() })]);
+
+/** Marks a route whose body may be left out (it fills in `{}` before validation); the document says so. */
+export const OPTIONAL_BODY = 'x-optional-body';

@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import type { Logger } from '../../ports/logger.js';
 
 export interface EmbeddedDatabase {
@@ -37,6 +38,15 @@ export async function startEmbeddedDatabase(options: {
 }): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(options.dataDir, 'postgres');
   const log = options.logger.child({ component: 'embedded-postgres' });
+  // Another process of the shop (`npm start` while `npm run admin:create` runs) started it already: use it
+  // and leave it running.
+  const running = runningPort(databaseDir);
+  if (running !== undefined) {
+    const url = urlOf(running);
+    await waitUntilAnswering(url);
+    log.info({ port: running, databaseDir }, 'using the embedded PostgreSQL another process started');
+    return { url, stop: async () => {} };
+  }
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
@@ -63,8 +73,44 @@ export async function startEmbeddedDatabase(options: {
     if (!/already exists/.test(error.message)) throw error;
   });
   log.info({ port: options.port, databaseDir }, 'embedded PostgreSQL started');
-  return {
-    url: `postgres://keyshop:keyshop@127.0.0.1:${options.port}/${DATABASE}`,
-    stop: () => server.stop(),
-  };
+  return { url: urlOf(options.port), stop: () => server.stop() };
+}
+
+const urlOf = (port: number) => `postgres://keyshop:keyshop@127.0.0.1:${port}/${DATABASE}`;
+
+/** The port of the cluster whose postmaster is alive in `databaseDir` (its `postmaster.pid`), if there is one. */
+function runningPort(databaseDir: string): number | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: alive, another user's (PostgreSQL runs as `postgres` when the shop runs as root).
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
+  return port;
+}
+
+/** Connects until the cluster answers (it may still be starting), for at most 15 s. */
+async function waitUntilAnswering(url: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    try {
+      await client.connect();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
 }

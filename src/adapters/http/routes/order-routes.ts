@@ -13,7 +13,7 @@ import {
   OrderRef,
   PlaceOrderBody,
 } from '../order-schemas.js';
-import { errors, Pagination } from '../schemas.js';
+import { errors, OPTIONAL_BODY, Pagination } from '../schemas.js';
 import { sendJson } from '../send-json.js';
 
 export interface OrderUseCases {
@@ -33,11 +33,17 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ useCases: OrderUseCases }>
     '/orders',
     {
       onRequest: app.requireUser,
+      // No body at all orders the cart, as `{}` does.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
+        [OPTIONAL_BODY]: true,
         tags: ['orders'],
         summary: 'Check out the cart (or the given items), paid from the wallet',
         description:
-          'Prices are the current ones, the prices the cart shows. Ordering the cart empties it; an explicit ' +
+          'Prices are the current ones, the prices the cart shows. Without a body (or with `{}`) the cart is ' +
+          'ordered, and its ordered lines leave it; an explicit ' +
           '`items` list leaves the cart alone. A replay with the same Idempotency-Key and body answers the first ' +
           'response byte for byte; a refusal (402, 409, 422) changes nothing and may be retried with its key.',
         security: userSecurity,
