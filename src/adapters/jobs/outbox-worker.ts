@@ -77,7 +77,8 @@ async function deliverBatch(
     if (entry.scrubAfterDelivery) await scrub(deps.boss, entry, delivered);
   }
   if (failures.size > 0) await handBack(deps.boss, entry, jobs, failures, log);
-  log.info(
+  // A batch delivered whole is routine (one per checkout, one per synced page): debug. A failure is not.
+  log[failures.size === 0 ? 'debug' : 'warn'](
     {
       outcome: failures.size === 0 ? 'delivered' : 'partial',
       delivered: delivered.length,
