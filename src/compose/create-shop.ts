@@ -70,6 +70,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
     if (infra.runsWorkers) {
       await startWorkers({
         boss: infra.boss,
+        createQueue: infra.createQueue,
         outbox: infra.outbox,
         delivery: {
           cache: infra.cache,

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { SharedG2ARateLimiter, type G2ARateLimiter } from '../adapters/g2a/g2a-rate-limiter.js';
 import { createG2ASimulator } from '../adapters/g2a/simulator.js';
 import { UndiciG2AClient } from '../adapters/g2a/undici-g2a-client.js';
+import type { CreateQueue } from '../adapters/jobs/create-queue.js';
 import { createOutboxQueues, PG_BOSS_SCHEMA } from '../adapters/jobs/outbox-worker.js';
 import { outboxRegistry, type OutboxRegistry, type OutboxSettings } from '../adapters/jobs/outbox-topics.js';
 import { createSyncQueues } from '../adapters/jobs/sync-workers.js';
@@ -15,6 +16,7 @@ import { SmtpMailer } from '../adapters/mailer/smtp-mailer.js';
 import { PostgresAdvisoryLock } from '../adapters/postgres/advisory-lock.js';
 import { createDb, createPool, type Db } from '../adapters/postgres/db.js';
 import { startEmbeddedDatabase } from '../adapters/postgres/embedded-database.js';
+import { serialisedQueueCreation } from '../adapters/postgres/queue-creation.js';
 import { KyselyUnitOfWork } from '../adapters/postgres/kysely-unit-of-work.js';
 import { migrateToLatest } from '../adapters/postgres/migrate.js';
 import { PostgresGcraStore } from '../adapters/postgres/postgres-gcra-store.js';
@@ -69,6 +71,8 @@ export interface Infrastructure {
   redis?: Redis;
   cache: Cache;
   boss: PgBoss;
+  /** Creates a pg-boss queue unless it exists, one process at a time. */
+  createQueue: CreateQueue;
   outbox: OutboxRegistry;
   wakeups: WorkerWakeups;
   uow: UnitOfWork;
@@ -144,8 +148,9 @@ export async function openInfrastructure(
       emailMaxAttempts: config.outboxMaxAttempts,
       delivery: options.outboxDelivery,
     });
-    await createOutboxQueues(boss, outbox);
-    await createSyncQueues(boss);
+    const createQueue = serialisedQueueCreation(boss, db);
+    await createOutboxQueues(createQueue, outbox);
+    await createSyncQueues(createQueue);
 
     let mailer: Mailer = options.mailer ?? new LogMailer(logger);
     if (!options.mailer && config.smtpUrl) {
@@ -184,6 +189,7 @@ export async function openInfrastructure(
       redis,
       cache,
       boss,
+      createQueue,
       outbox,
       wakeups,
       uow: new KyselyUnitOfWork({ db, boss, registry: outbox, cache, wakeups, logger }),

@@ -28,9 +28,15 @@ export class Shutdown {
     this.closers.push(step);
   }
 
-  async run(): Promise<void> {
-    for (const step of [this.stopRequests, this.stopJobs, ...[...this.closers].reverse()]) {
-      await step?.().catch((error: Error) => this.logger.error({ err: error }, 'error during shutdown'));
-    }
+  private running?: Promise<void>;
+
+  /** Runs the steps once; a second call (a signal during a close, a test closing twice) waits for the first. */
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const step of [this.stopRequests, this.stopJobs, ...[...this.closers].reverse()]) {
+        await step?.().catch((error: Error) => this.logger.error({ err: error }, 'error during shutdown'));
+      }
+    })();
+    return this.running;
   }
 }

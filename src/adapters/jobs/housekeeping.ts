@@ -1,5 +1,6 @@
 import type PgBoss from 'pg-boss';
 import type { Logger } from '../../ports/logger.js';
+import type { CreateQueue } from './create-queue.js';
 import { startScheduledTask } from './scheduled-task.js';
 
 export const GUEST_CLEANUP_QUEUE = 'guest-sessions-cleanup';
@@ -13,28 +14,21 @@ export const IDEMPOTENCY_PURGE_CRON = '41 * * * *';
 /** The shop's housekeeping: expired guest sessions (with their lines) and idempotency keys. */
 export async function startHousekeeping(deps: {
   boss: PgBoss;
+  createQueue: CreateQueue;
   logger: Logger;
   deleteExpiredGuestSessions: () => Promise<unknown>;
   purgeIdempotencyKeys: () => Promise<unknown>;
 }): Promise<void> {
-  await startScheduledTask(
-    deps.boss,
-    {
-      queue: GUEST_CLEANUP_QUEUE,
-      cron: GUEST_CLEANUP_CRON,
-      operation: 'guest-sessions.cleanup',
-      run: deps.deleteExpiredGuestSessions,
-    },
-    deps.logger,
-  );
-  await startScheduledTask(
-    deps.boss,
-    {
-      queue: IDEMPOTENCY_PURGE_QUEUE,
-      cron: IDEMPOTENCY_PURGE_CRON,
-      operation: 'idempotency.purge',
-      run: deps.purgeIdempotencyKeys,
-    },
-    deps.logger,
-  );
+  await startScheduledTask(deps, {
+    queue: GUEST_CLEANUP_QUEUE,
+    cron: GUEST_CLEANUP_CRON,
+    operation: 'guest-sessions.cleanup',
+    run: deps.deleteExpiredGuestSessions,
+  });
+  await startScheduledTask(deps, {
+    queue: IDEMPOTENCY_PURGE_QUEUE,
+    cron: IDEMPOTENCY_PURGE_CRON,
+    operation: 'idempotency.purge',
+    run: deps.purgeIdempotencyKeys,
+  });
 }

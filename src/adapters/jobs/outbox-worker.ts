@@ -8,6 +8,7 @@ import {
   type OutboxTopicEntry,
 } from './outbox-topics.js';
 import type { WorkerWakeups } from './worker-wakeups.js';
+import type { CreateQueue } from './create-queue.js';
 
 /** The schema pg-boss keeps its jobs in (and with them every outbox message). */
 export const PG_BOSS_SCHEMA = 'pgboss';
@@ -16,11 +17,10 @@ export const PG_BOSS_SCHEMA = 'pgboss';
 const POLLING_INTERVAL_SECONDS = 0.5;
 
 /** Creates the outbox queues (pg-boss 10 drops sends to a queue that does not exist). */
-export async function createOutboxQueues(boss: PgBoss, registry: OutboxRegistry): Promise<void> {
+export async function createOutboxQueues(createQueue: CreateQueue, registry: OutboxRegistry): Promise<void> {
   for (const topic of outboxTopicNames(registry)) {
     const { queue, delivery } = registry[topic];
-    await boss.createQueue(queue, {
-      name: queue,
+    await createQueue(queue, {
       policy: 'standard',
       retryLimit: delivery.retryLimit,
       retryDelay: delivery.retryDelaySeconds,

@@ -1,5 +1,6 @@
 import type PgBoss from 'pg-boss';
 import type { Logger } from '../../ports/logger.js';
+import type { CreateQueue } from './create-queue.js';
 
 export interface ScheduledTask {
   queue: string;
@@ -13,9 +14,12 @@ export interface ScheduledTask {
  * Schedules a periodic task and works its queue. pg-boss sends each cron slot once across all processes, and
  * the `singleton` queue policy never runs two at once; a failed run is retried twice, a minute apart.
  */
-export async function startScheduledTask(boss: PgBoss, task: ScheduledTask, logger: Logger): Promise<void> {
-  await boss.createQueue(task.queue, {
-    name: task.queue,
+export async function startScheduledTask(
+  deps: { boss: PgBoss; createQueue: CreateQueue; logger: Logger },
+  task: ScheduledTask,
+): Promise<void> {
+  const { boss, createQueue, logger } = deps;
+  await createQueue(task.queue, {
     policy: 'singleton',
     retryLimit: 2,
     retryDelay: 60,

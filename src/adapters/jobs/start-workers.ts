@@ -12,9 +12,11 @@ import type { OutboxDeliveryDeps, OutboxRegistry } from './outbox-topics.js';
 import { startOutboxWorkers } from './outbox-worker.js';
 import { startSyncWorkers } from './sync-workers.js';
 import type { WorkerWakeups } from './worker-wakeups.js';
+import type { CreateQueue } from './create-queue.js';
 
 export interface WorkerDeps {
   boss: PgBoss;
+  createQueue: CreateQueue;
   outbox: OutboxRegistry;
   delivery: OutboxDeliveryDeps;
   wakeups: WorkerWakeups;
@@ -39,16 +41,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<void> {
   });
   await startSyncWorkers(deps);
   await startHousekeeping(deps);
-  await startScheduledTask(
-    deps.boss,
-    {
-      queue: FULFILMENT_RECONCILE_QUEUE,
-      cron: FULFILMENT_RECONCILE_CRON,
-      operation: 'fulfilment.reconcile',
-      run: deps.reconcileFulfilment,
-    },
-    deps.logger,
-  );
+  await startScheduledTask(deps, {
+    queue: FULFILMENT_RECONCILE_QUEUE,
+    cron: FULFILMENT_RECONCILE_CRON,
+    operation: 'fulfilment.reconcile',
+    run: deps.reconcileFulfilment,
+  });
   // At start too: units a stopped process left behind go on now, not at the next minute.
   await deps.reconcileFulfilment();
 }

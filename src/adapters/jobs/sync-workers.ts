@@ -3,13 +3,14 @@ import type { RunSyncOutcome } from '../../application/run-sync.js';
 import type { SyncKind, SyncTrigger } from '../../domain/sync-run.js';
 import type { Logger } from '../../ports/logger.js';
 import { SYNC_CRON, SYNC_RUN_QUEUE, SYNC_SCHEDULE_QUEUES } from './sync-queues.js';
+import type { CreateQueue } from './create-queue.js';
 
 /** Creates the sync queues; every role needs them, since the API enqueues runs. */
-export async function createSyncQueues(boss: PgBoss): Promise<void> {
+export async function createSyncQueues(createQueue: CreateQueue): Promise<void> {
   // 'singleton': at most one run job active at a time, whichever process polls.
-  await boss.createQueue(SYNC_RUN_QUEUE, { name: SYNC_RUN_QUEUE, policy: 'singleton' });
+  await createQueue(SYNC_RUN_QUEUE, { policy: 'singleton' });
   for (const queue of Object.values(SYNC_SCHEDULE_QUEUES)) {
-    await boss.createQueue(queue, { name: queue, policy: 'stately' });
+    await createQueue(queue, { policy: 'stately' });
   }
 }
 
