@@ -169,7 +169,9 @@ async function createOrder(deps: Attempt, unit: FulfilmentUnit, log: Logger): Pr
     );
     return { done: 'closed' };
   }
-  return { next: { ...unit, state: 'ordered', g2aOrderId: created.orderId, createStartedAt: null } };
+  return {
+    next: { ...unit, state: 'ordered', g2aOrderId: created.orderId, createStartedAt: null, attempts: 0 },
+  };
 }
 
 async function awaitLapse(deps: Attempt, unit: FulfilmentUnit): Promise<StepResult> {
@@ -218,9 +220,9 @@ async function payOrder(deps: Attempt, unit: FulfilmentUnit, log: Logger): Promi
       { outcome: 'paid_after_refund' },
       'paid G2A for a unit refunded meanwhile; its key is kept sealed, never shown',
     );
-    return { next: { ...unit, state: 'refunded', paidAt } };
+    return { next: { ...unit, state: 'refunded', paidAt, attempts: 0 } };
   }
-  return { next: { ...unit, state: 'paid', paidAt } };
+  return { next: { ...unit, state: 'paid', paidAt, attempts: 0 } };
 }
 
 /**

@@ -18,6 +18,7 @@ export interface FulfilmentUnit {
   paidAt: Date | null;
   /** A key is stored (sealed) for the unit. */
   keyStored: boolean;
+  /** Failed attempts at the unit's current step (from 0 again once a step is done): its backoff. */
   attempts: number;
   flaggedAt: Date | null;
   /** The unit was taken over from a worker whose lease ran out: it may have been in the middle of a call. */

@@ -21,7 +21,8 @@ export interface FulfilmentRepository {
   /** pending → ordered with the G2A order id, before anything else happens; false when the unit moved on. */
   recordG2AOrder(unitId: string, owner: string, g2aOrderId: string, priceCents: number): Promise<boolean>;
   /**
-   * ordered → paid (`paid`); a unit refunded meanwhile records the payment and stays refunded
+   * ordered → paid (`paid`; also when another worker recorded the payment first: the one holding the lease
+   * goes on to the key); a unit refunded meanwhile records the payment and stays refunded
    * (`paid_after_refund`: its key is still fetched and kept sealed); `moved_on` otherwise.
    */
   recordPaid(unitId: string, owner: string, at: Date): Promise<'paid' | 'paid_after_refund' | 'moved_on'>;

@@ -482,6 +482,27 @@ describe('fulfilOrderUnit: waiting on G2A', () => {
     expect(routeCount(PAY_ROUTE)).toBe(2);
     expect(sim.state.listOrders()).toMatchObject([{ paid: true }]);
   });
+  it('starts the backoff short again once a step is done: a key poll after three failed payments waits 1 s', async () => {
+    const bought = await buy(ground, [nextProduct()]);
+    const unitId = bought.units[0]!;
+    const delays: number[] = [];
+    for (let failure = 0; failure < 3; failure++) {
+      const before = ground.clock.now().getTime();
+      expect(await fulfil(deps({ g2a: payRefusedOnce() }), unitId)).toBe('waiting');
+      const row = await unitRow(ground, unitId);
+      delays.push(row.next_attempt_at.getTime() - before);
+      moveClockTo(row.next_attempt_at);
+    }
+    expect(delays).toEqual([1_000, 2_000, 5_000]);
+    expect(await unitRow(ground, unitId)).toMatchObject({ state: 'ordered', attempts: 3 });
+
+    sim.state.setFaults({ keyDelayMs: 60_000 });
+    const before = ground.clock.now().getTime();
+    expect(await fulfil(deps(), unitId)).toBe('waiting');
+    const row = await unitRow(ground, unitId);
+    expect(row).toMatchObject({ state: 'paid', attempts: 1 });
+    expect(row.next_attempt_at.getTime() - before).toBe(1_000);
+  });
 });
 
 describe('fulfilOrderUnit: admin refunds', () => {
@@ -617,6 +638,33 @@ describe('fulfilOrderUnit: one unit, many workers', () => {
     held.release();
     expect(await first).toBe('delivered');
     expect(sim.state.listOrders()).toHaveLength(1);
+    expect(routeCount(PAY_ROUTE)).toBe(1);
+  });
+
+  it('a worker whose payment another worker recorded first goes on to the key itself', async () => {
+    const bought = await buy(ground, [nextProduct()]);
+    const unitId = bought.units[0]!;
+    // The first worker's lease runs out while its payment is on the way (a call outliving the lease).
+    const held = gated('payOrder');
+    const first = fulfil(deps({ g2a: held.g2a }), unitId);
+    await held.entered;
+    ground.clock.advance(TEST_SETTINGS.leaseMs + 1);
+    // The second takes the unit over and looks the payment up; the first worker's payment lands and is
+    // recorded in between: the second finds the unit paid already.
+    const second = fulfil(
+      deps({
+        g2a: wrapG2A(g2a, {
+          getOrderDetails: async (orderId) => {
+            held.release();
+            expect(await first).toBe('busy');
+            return g2a.getOrderDetails(orderId);
+          },
+        }),
+      }),
+      unitId,
+    );
+    expect(await second).toBe('delivered');
+    expect(await unitRow(ground, unitId)).toMatchObject({ state: 'delivered', lease_owner: null });
     expect(routeCount(PAY_ROUTE)).toBe(1);
   });
 

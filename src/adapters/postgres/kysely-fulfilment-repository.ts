@@ -196,6 +196,8 @@ export class KyselyFulfilmentRepository implements FulfilmentRepository, Webhook
         g2a_order_id: g2aOrderId,
         g2a_price_cents: priceCents,
         create_started_at: null,
+        // A step done: the backoff of the next one starts short.
+        attempts: 0,
         updated_at: sql`now()`,
       })
       .where('id', '=', unitId)
@@ -217,12 +219,13 @@ export class KyselyFulfilmentRepository implements FulfilmentRepository, Webhook
       .set((eb) => ({
         state: sql<OrderUnitState>`CASE WHEN ${eb.ref('state')} = 'ordered' THEN 'paid' ELSE ${eb.ref('state')} END`,
         paid_at: sql<Date>`coalesce(${eb.ref('paid_at')}, ${at}::timestamptz)`,
+        attempts: 0,
         updated_at: at,
       }))
       .where('id', '=', unitId)
       .where((eb) =>
         eb.or([
-          eb('state', '=', 'ordered'),
+          eb('state', 'in', ['ordered', 'paid']),
           eb.and([eb('state', '=', 'refunded'), eb('g2a_order_id', 'is not', null)]),
         ]),
       )
