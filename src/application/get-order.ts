@@ -31,7 +31,9 @@ export interface GetOrderDeps {
  * user's order is ORDER_NOT_FOUND, as an unknown one is. Keys are opened from the database for the owner on
  * every read: no cache entry holds one.
  */
-export async function getOrder(deps: GetOrderDeps, input: GetOrderInput): Promise<OrderView> {
+export async function getOrder(deps: GetOrderDeps, given: GetOrderInput): Promise<OrderView> {
+  // An id in capitals is the same order: one cache entry, the one every change of the order deletes.
+  const input = { ...given, orderId: given.orderId.toLowerCase() };
   const cached = await deps.cache.getOrLoad(
     { key: cacheKeys.order(input.orderId) },
     ORDER_CACHE_TTL_SECONDS,

@@ -20,8 +20,10 @@ export interface RefundOrderInput {
  */
 export async function refundOrder(
   deps: { uow: UnitOfWork; logger: Logger },
-  input: RefundOrderInput,
+  given: RefundOrderInput,
 ): Promise<OrderView & { userId: string }> {
+  // An id in capitals is the same order (and the same cache keys).
+  const input = { ...given, orderId: given.orderId.toLowerCase() };
   const outcome = await deps.uow.run(async (scope) => {
     const order = await scope.orders.lock(input.orderId);
     if (!order) throw new DomainError('ORDER_NOT_FOUND', 'no such order');

@@ -28,8 +28,10 @@ export const MAX_REFERENCE_LENGTH = 100;
  */
 export async function topUpWallet(
   deps: { uow: UnitOfWork; logger: Logger },
-  input: TopUpWalletInput,
+  given: TopUpWalletInput,
 ): Promise<TopUpWalletOutput> {
+  // An id in capitals is the same account (and the same cache keys).
+  const input = { ...given, userId: given.userId.toLowerCase() };
   assertTopUpAmount(input.amountCents);
   const reference = input.reference.trim();
   if (reference.length === 0 || reference.length > MAX_REFERENCE_LENGTH) {

@@ -97,6 +97,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
         useCases: features.useCases,
         outbox: new PgBossOutboxMonitor(infra.boss, infra.outbox),
         guestSessions: infra.readers.guestSessions,
+        users: infra.readers.users,
         guestSessionTtlMs: GUEST_SESSION_TTL_MS,
         clock: infra.clock,
         metrics: infra.metrics.registry,

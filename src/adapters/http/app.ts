@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../../ports/clock.js';
 import type { OutboxMonitor } from '../../ports/outbox.js';
 import type { GuestSessionRepository } from '../../ports/tokens.js';
+import type { UserReader } from '../../ports/users.js';
 import { registerErrorHandlers, toErrorBody } from './errors.js';
 import { securityHeaders } from './security-headers.js';
 import { identityPlugin } from './identity.js';
@@ -46,6 +47,8 @@ export interface HttpDeps {
   useCases: UseCases;
   outbox: OutboxMonitor;
   guestSessions: GuestSessionRepository;
+  /** Accounts as stored, for the role of an admin request. */
+  users: Pick<UserReader, 'findById'>;
   guestSessionTtlMs: number;
   clock: Clock;
   health: HealthChecks;
@@ -148,6 +151,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     jwtSecret: deps.config.jwtSecret,
     accessTokenTtlSeconds: deps.config.accessTokenTtlSeconds,
     guestSessions: deps.guestSessions,
+    users: deps.users,
     guestSessionTtlMs: deps.guestSessionTtlMs,
     clock: deps.clock,
   });

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import { DomainError } from '../../domain/errors.js';
 import type { UserRole } from '../../domain/user.js';
 import type { GuestSessionRepository } from '../../ports/tokens.js';
+import type { UserReader } from '../../ports/users.js';
 import type { Clock } from '../../ports/clock.js';
 
 export interface AccessClaims {
@@ -41,6 +42,8 @@ export interface IdentityOptions {
   guestSessions: GuestSessionRepository;
   guestSessionTtlMs: number;
   clock: Clock;
+  /** Where an admin route reads the caller's role: the database, not the token (a demotion counts at once). */
+  users: Pick<UserReader, 'findById'>;
 }
 
 const BEARER = /^Bearer\s+(\S+)$/i;
@@ -75,7 +78,9 @@ export const identityPlugin = fp(async (app: FastifyInstance, options: IdentityO
 
   app.decorate('requireAdmin', async (request: FastifyRequest) => {
     await authenticate(request);
-    if (request.user.role !== 'admin') throw new DomainError('FORBIDDEN', 'this route is for administrators');
+    // The token's claim first (a customer's token never reaches the database), then the account as it is now.
+    if (request.user.role !== 'admin' || (await options.users.findById(request.user.sub))?.role !== 'admin')
+      throw new DomainError('FORBIDDEN', 'this route is for administrators');
   });
 
   /** A user when a bearer token comes (it wins), else a live guest session, else 401 SESSION_REQUIRED. */

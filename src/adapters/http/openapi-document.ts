@@ -15,6 +15,7 @@ export async function renderOpenApiYaml(): Promise<string> {
     useCases: unused,
     outbox: unused,
     guestSessions: unused,
+    users: unused,
     guestSessionTtlMs: 0,
     clock: { now: () => new Date(0) },
     health: unused,

@@ -30,9 +30,19 @@ export function errors(...statuses: number[]): Record<number, TSchema> {
 
 export const Uuid = Type.String({ format: 'uuid' });
 
+const DEFAULT_PAGE = 1;
+const DEFAULT_PAGE_SIZE = 20;
+
+/** `page` and `pageSize`, both optional (the defaults are filled in during validation). */
 export const Pagination = Type.Object({
-  page: Type.Integer({ minimum: 1, default: 1 }),
-  pageSize: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  page: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULT_PAGE })),
+  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_SIZE })),
+});
+
+/** The page a validated `Pagination` query asks for. */
+export const pageOf = (query: { page?: number; pageSize?: number }) => ({
+  page: query.page ?? DEFAULT_PAGE,
+  pageSize: query.pageSize ?? DEFAULT_PAGE_SIZE,
 });
 
 export const UserSchema = Type.Object({
@@ -50,3 +60,8 @@ export const ProfileSchema = Type.Intersect([UserSchema, Type.Object({ balanceCe
 
 /** Marks a route whose body may be left out (it fills in `{}` before validation); the document says so. */
 export const OPTIONAL_BODY = 'x-optional-body';
+
+/** A `preValidation` hook for an `OPTIONAL_BODY` route: a request without a body is taken as `{}`. */
+export async function noBodyIsEmpty(request: { body: unknown }): Promise<void> {
+  if (request.body === undefined) request.body = {};
+}

@@ -5,7 +5,7 @@ import type { RefundOrderInput } from '../../../application/refund-order.js';
 import type { TopUpWalletInput, TopUpWalletOutput } from '../../../application/top-up-wallet.js';
 import type { Logger } from '../../../ports/logger.js';
 import { AdminOrderSchema, OrderIdParams, RefundBody, TopUpBody, TopUpSchema } from '../order-schemas.js';
-import { errors, Uuid } from '../schemas.js';
+import { errors, noBodyIsEmpty, OPTIONAL_BODY, Uuid } from '../schemas.js';
 
 export interface AdminWalletUseCases {
   topUpWallet(input: TopUpWalletInput, log?: Logger): Promise<TopUpWalletOutput>;
@@ -44,18 +44,21 @@ export const adminWalletRoutes: FastifyPluginAsyncTypebox<{ useCases: AdminWalle
     '/admin/orders/:id/refund',
     {
       onRequest: app.requireAdmin,
+      // No body at all is `{}`: the undelivered units.
+      preValidation: noBodyIsEmpty,
       schema: {
+        [OPTIONAL_BODY]: true,
         tags: ['admin'],
         summary: 'Refund the undelivered units of an order (or, with `all`, every unit) to its wallet',
         security: adminSecurity,
         params: OrderIdParams,
-        body: Type.Optional(RefundBody),
+        body: RefundBody,
         response: { 200: AdminOrderSchema, ...errors(400, 401, 403, 404, 413, 415) },
       },
     },
     async (request) =>
       useCases.refundOrder(
-        { orderId: request.params.id, all: request.body?.all ?? false, actorId: request.user.sub },
+        { orderId: request.params.id, all: request.body.all ?? false, actorId: request.user.sub },
         request.log,
       ),
   );

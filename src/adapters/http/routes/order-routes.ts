@@ -13,7 +13,7 @@ import {
   OrderRef,
   PlaceOrderBody,
 } from '../order-schemas.js';
-import { errors, OPTIONAL_BODY, Pagination } from '../schemas.js';
+import { errors, noBodyIsEmpty, OPTIONAL_BODY, pageOf, Pagination } from '../schemas.js';
 import { sendJson } from '../send-json.js';
 
 export interface OrderUseCases {
@@ -33,10 +33,8 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ useCases: OrderUseCases }>
     '/orders',
     {
       onRequest: app.requireUser,
-      // No body at all orders the cart, as `{}` does.
-      preValidation: async (request) => {
-        request.body ??= {};
-      },
+      // No body at all orders the cart, as `{}` does (a JSON `null` is a body, and refused).
+      preValidation: noBodyIsEmpty,
       schema: {
         [OPTIONAL_BODY]: true,
         tags: ['orders'],
@@ -79,7 +77,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ useCases: OrderUseCases }>
         response: { 200: OrderPageSchema, ...errors(400, 401) },
       },
     },
-    async (request) => useCases.listOrders({ userId: request.user.sub, ...request.query }),
+    async (request) => useCases.listOrders({ userId: request.user.sub, ...pageOf(request.query) }),
   );
 
   app.get(
@@ -110,6 +108,6 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ useCases: OrderUseCases }>
         response: { 200: LedgerPageSchema, ...errors(400, 401) },
       },
     },
-    async (request) => useCases.listTransactions({ userId: request.user.sub, ...request.query }),
+    async (request) => useCases.listTransactions({ userId: request.user.sub, ...pageOf(request.query) }),
   );
 };

@@ -4,7 +4,7 @@ import type { AddWishlistItemInput, AddWishlistItemOutput } from '../../../appli
 import type { GetWishlistInput, GetWishlistOutput } from '../../../application/get-wishlist.js';
 import type { RemoveWishlistItemInput } from '../../../application/remove-wishlist-item.js';
 import { GameIdParams, WishlistPageSchema } from '../cart-schemas.js';
-import { errors, Pagination } from '../schemas.js';
+import { errors, pageOf, Pagination } from '../schemas.js';
 
 export interface WishlistUseCases {
   getWishlist(input: GetWishlistInput): Promise<GetWishlistOutput>;
@@ -33,8 +33,7 @@ export const wishlistRoutes: FastifyPluginAsyncTypebox<{ useCases: WishlistUseCa
     async (request) =>
       useCases.getWishlist({
         owner: request.owner!,
-        page: request.query.page,
-        pageSize: request.query.pageSize,
+        ...pageOf(request.query),
       }),
   );
 
