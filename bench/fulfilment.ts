@@ -201,7 +201,7 @@ await runBench('bench:fulfilment', async ({ defer, log }) => {
           ]),
           notes: [
             'time runs from the first order placed to the last unit delivered (polled every 200 ms)',
-            'the simulator answers 429 past the rate, as G2A does; the shop shares one limiter (Redis) between sync and fulfilment, fulfilment first',
+            'the simulator answers 429 past the rate, as G2A does; the shop shares one limiter (a PostgreSQL row) between sync and fulfilment, fulfilment first',
           ],
         },
       ],
