@@ -21,6 +21,7 @@ import { PostgresGcraStore } from '../../src/adapters/postgres/postgres-gcra-sto
 import { withDatabase } from '../support/database-url.js';
 import { startSimulator } from '../support/g2a.js';
 import { createTestDatabase } from '../support/services.js';
+import { busiestWindow } from '../support/busiest-window.js';
 
 // G2A's limit in these tests: 30 requests in any 2 s (a short window, so that a test sees whole windows). The
 // limiter keeps 29 of them (the safety margin), one slot every 74.075 ms after a burst of 3.
@@ -51,18 +52,6 @@ interface Grant {
   priority: G2APriority;
   /** Which limiter instance (process) granted it. */
   source: string;
-}
-
-/** The largest number of grants inside any half-open window [t, t + windowMs). */
-function busiestWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let busiest = 0;
-  let first = 0;
-  for (let last = 0; last < sorted.length; last++) {
-    while ((sorted[last] as number) - (sorted[first] as number) >= windowMs) first++;
-    busiest = Math.max(busiest, last - first + 1);
-  }
-  return busiest;
 }
 
 /** Grants over the most a saturated GCRA of `shape` could grant between the first and the last of them. */

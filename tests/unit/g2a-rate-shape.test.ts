@@ -7,18 +7,7 @@ import {
 } from '../../src/adapters/g2a/g2a-rate-limiter.js';
 import { TokenBucket } from '../../src/adapters/g2a/token-bucket.js';
 import { mulberry32 } from '../../src/adapters/g2a/seeded-random.js';
-
-/** The largest number of grants inside any half-open window [t, t + windowMs). */
-function busiestWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let busiest = 0;
-  let first = 0;
-  for (let last = 0; last < sorted.length; last++) {
-    while ((sorted[last] as number) - (sorted[first] as number) >= windowMs) first++;
-    busiest = Math.max(busiest, last - first + 1);
-  }
-  return busiest;
-}
+import { busiestWindow } from '../support/busiest-window.js';
 
 /** What the shape keeps to: the limit less the safety margin (1 %, at least one request). */
 const keptOf = (limit: number) => limit - Math.max(1, Math.ceil(limit * SAFETY_MARGIN));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from '../../src/adapters/g2a/token-bucket.js';
 import { mulberry32 } from '../../src/adapters/g2a/seeded-random.js';
+import { busiestWindow } from '../support/busiest-window.js';
 
 function manualClock(start = 1_000_000) {
   let now = start;
@@ -13,18 +14,6 @@ function manualClock(start = 1_000_000) {
       now = ms;
     },
   };
-}
-
-/** The largest number of slots inside any half-open window [t, t + windowMs). */
-function busiestWindow(slots: number[], windowMs: number): number {
-  const sorted = [...slots].sort((a, b) => a - b);
-  let busiest = 0;
-  let first = 0;
-  for (let last = 0; last < sorted.length; last++) {
-    while ((sorted[last] as number) - (sorted[first] as number) >= windowMs) first++;
-    busiest = Math.max(busiest, last - first + 1);
-  }
-  return busiest;
 }
 
 describe('TokenBucket', () => {
