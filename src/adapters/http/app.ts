@@ -22,7 +22,7 @@ import { adminSyncRoutes, type SyncUseCases } from './routes/admin-sync-routes.j
 import { adminWalletRoutes, type AdminWalletUseCases } from './routes/admin-wallet-routes.js';
 import { fulfilmentRoutes, type FulfilmentUseCases } from './routes/fulfilment-routes.js';
 import { orderRoutes, type OrderUseCases } from './routes/order-routes.js';
-import { catalogRoutes, type CatalogUseCases } from './routes/catalog-routes.js';
+import { catalogRoutes, GameSchema, type CatalogUseCases } from './routes/catalog-routes.js';
 import { healthRoutes, type HealthChecks } from './routes/health-routes.js';
 import { wishlistRoutes, type WishlistUseCases } from './routes/wishlist-routes.js';
 import { OrderSchema } from './order-schemas.js';
@@ -92,6 +92,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   registerErrorHandlers(app);
   app.addSchema(ErrorResponse);
   app.addSchema(OrderSchema);
+  // Shared schemas live at the root: one added in a plugin would give that plugin Fastify's own validator.
+  app.addSchema(GameSchema);
   const headers = securityHeaders({
     // Swagger UI needs inline scripts and styles; everything else keeps helmet's defaults.
     contentSecurityPolicy: {

@@ -32,10 +32,14 @@ export const Uuid = Type.String({ format: 'uuid' });
 
 const DEFAULT_PAGE = 1;
 const DEFAULT_PAGE_SIZE = 20;
+/** Pages beyond this are refused (400): no list is that long, and an offset must stay a sane number. */
+export const MAX_PAGE = 100_000;
+/** The largest price a filter may name: far above any game, well inside PostgreSQL's integer. */
+export const MAX_PRICE_CENTS = 100_000_000;
 
 /** `page` and `pageSize`, both optional (the defaults are filled in during validation). */
 export const Pagination = Type.Object({
-  page: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULT_PAGE })),
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE })),
   pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_SIZE })),
 });
 

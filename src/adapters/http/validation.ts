@@ -1,8 +1,10 @@
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { DomainError } from '../../domain/errors.js';
 
-const common: Options = { useDefaults: true, allErrors: false, strict: false };
+// `strictNumbers`: `Infinity` and `NaN` are never numbers (Ajv takes `?page=Infinity` as an integer otherwise).
+const common: Options = { useDefaults: true, allErrors: false, strict: false, strictNumbers: true };
 
 /**
  * A UUID as PostgreSQL reads it: ajv-formats' `uuid` also takes `urn:uuid:…`, which the database refuses (a
@@ -10,18 +12,125 @@ const common: Options = { useDefaults: true, allErrors: false, strict: false };
  */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** PostgreSQL's `integer`: an integer a schema leaves unbounded is kept inside it, so no column overflows. */
+const INT4_MIN = -2_147_483_648;
+const INT4_MAX = 2_147_483_647;
+
 function withFormats(ajv: Ajv): Ajv {
   return addFormats.default(ajv).addFormat('uuid', UUID);
 }
 
 /**
+ * A copy of `schema` in which every integer without a bound gets PostgreSQL's: `?page=99999999999999999999` is
+ * a 400, not an overflow in the database. Routes still set the bounds their domain wants (and the API
+ * document shows); this is the floor under every one of them.
+ */
+export function boundIntegers(schema: unknown): unknown {
+  if (schema === null || typeof schema !== 'object') return schema;
+  // The same schema object compiles to the same copy: Ajv refuses a second schema with an `$id` it has seen.
+  let copy = boundCopies.get(schema);
+  if (!copy) boundCopies.set(schema, (copy = boundCopy(schema)));
+  return copy;
+}
+
+const boundCopies = new WeakMap<object, unknown>();
+
+function boundCopy(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(boundIntegers);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) copy[key] = boundCopy(value);
+  const types = [copy.type].flat();
+  if (types.includes('integer')) {
+    copy.maximum ??= INT4_MAX;
+    copy.minimum ??= INT4_MIN;
+  }
+  return copy;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The first top-level field of coerced text (query, params, headers) that became Infinity or NaN. */
+function nonFiniteField(data: unknown): string | undefined {
+  if (data === null || typeof data !== 'object') return undefined;
+  for (const [key, value] of Object.entries(data)) {
+    const values: unknown[] = Array.isArray(value) ? value : [value];
+    if (values.some((v) => typeof v === 'number' && !Number.isFinite(v))) return key;
+  }
+  return undefined;
+}
+
+/** Why a string cannot be stored or sent on, if it cannot: PostgreSQL refuses U+0000, JSON refuses a lone surrogate. */
+function unfitString(value: string): string | undefined {
+  if (value.includes('\u0000')) return 'must not contain U+0000';
+  if (LONE_SURROGATE.test(value)) return 'must not contain a lone surrogate (not valid Unicode)';
+  return undefined;
+}
+
+/** The path of the first string in `value` that is unfit, with the reason; undefined when all are fit. */
+function findUnfitString(
+  value: unknown,
+  path: string,
+  depth = 0,
+): { field: string; reason: string } | undefined {
+  if (typeof value === 'string') {
+    const reason = unfitString(value);
+    return reason ? { field: path, reason } : undefined;
+  }
+  if (value === null || typeof value !== 'object' || depth > 32) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const keyReason = unfitString(key);
+    const field = path ? `${path}.${key}` : key;
+    if (keyReason) return { field, reason: keyReason };
+    const found = findUnfitString(item, field, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Refuses a request any of whose strings (query, path, body, keys included) cannot be stored: 400 naming it. */
+function refuseUnfitStrings(request: FastifyRequest): void {
+  for (const [part, value] of [
+    ['querystring', request.query],
+    ['params', request.params],
+    ['body', request.body],
+  ] as const) {
+    const found = findUnfitString(value, '');
+    if (found) {
+      const field = found.field || part;
+      throw new DomainError('VALIDATION_FAILED', `${part}.${field} ${found.reason}`, { field });
+    }
+  }
+}
+
+/**
  * Bodies are never coerced (`"100"` is not a number) and unknown fields are dropped; query strings, params and
- * headers arrive as text, so they are coerced.
+ * headers arrive as text, so they are coerced. Before any schema runs, every string of every route is checked
+ * once for what no schema says and nothing downstream can hold (U+0000, lone surrogates).
  */
 export function registerValidators(app: FastifyInstance): void {
   const bodyAjv = withFormats(new Ajv({ ...common, coerceTypes: false, removeAdditional: 'all' }));
   const textAjv = withFormats(new Ajv({ ...common, coerceTypes: 'array', removeAdditional: true }));
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    httpPart === 'body' ? bodyAjv.compile(schema) : textAjv.compile(schema),
-  );
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const validate = (httpPart === 'body' ? bodyAjv : textAjv).compile(boundIntegers(schema) as object);
+    if (httpPart === 'body') return validate;
+    // Ajv coerces the text `Infinity` to a number that then passes `integer` and `maximum`: refuse it after.
+    const checked = (data: unknown) => {
+      checked.errors = validate.errors;
+      if (!validate(data)) {
+        checked.errors = validate.errors;
+        return false;
+      }
+      const field = nonFiniteField(data);
+      if (field === undefined) return true;
+      return {
+        error: new DomainError('VALIDATION_FAILED', `${httpPart}.${field} must be a finite number`, {
+          field,
+        }),
+      };
+    };
+    checked.errors = validate.errors;
+    return checked;
+  });
+  app.addHook('preValidation', async (request) => refuseUnfitStrings(request));
 }

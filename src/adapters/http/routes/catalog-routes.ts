@@ -6,7 +6,7 @@ import type { CatalogQuery, Page, TaxonomyRef } from '../../../domain/game.js';
 import type { Json } from '../../../ports/cache.js';
 import type { TaxonomyKind } from '../../../ports/catalog.js';
 import { sendJson } from '../send-json.js';
-import { errors } from '../schemas.js';
+import { errors, MAX_PAGE, MAX_PRICE_CENTS } from '../schemas.js';
 
 export interface CatalogUseCases {
   listGames(query: CatalogQuery): Promise<Json<Page<GameView>>>;
@@ -44,15 +44,15 @@ const GameRef = Type.Ref('Game');
 
 const Slug = Type.String({ minLength: 1, maxLength: 120, pattern: '^[a-z0-9-]+$' });
 const GamesQuery = Type.Object({
-  page: Type.Integer({ minimum: 1, default: 1 }),
+  page: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 1 }),
   pageSize: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   q: Type.Optional(Type.String({ maxLength: 100 })),
   platform: Type.Optional(Slug),
   region: Type.Optional(Slug),
   category: Type.Optional(Slug),
   genre: Type.Optional(Slug),
-  minPriceCents: Type.Optional(Type.Integer({ minimum: 0 })),
-  maxPriceCents: Type.Optional(Type.Integer({ minimum: 0 })),
+  minPriceCents: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_PRICE_CENTS })),
+  maxPriceCents: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_PRICE_CENTS })),
   inStock: Type.Optional(Type.Boolean()),
   sort: Type.Optional(
     Type.Union([
@@ -69,8 +69,6 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<{ useCases: CatalogUseCase
   app,
   { useCases },
 ) => {
-  app.addSchema(GameSchema);
-
   app.get(
     '/games',
     {
