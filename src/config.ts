@@ -46,6 +46,10 @@ export interface Config {
   };
   priceMarkupPercent: number;
   loginRateLimit: number;
+  /** Sign-ups plus failed sign-ins per client address per minute. */
+  authRateLimitPerIp: number;
+  /** Guest sessions started per client address per minute. */
+  guestSessionRateLimitPerIp: number;
   globalRateLimitPerMinute?: number;
   corsOrigin: string | boolean;
   /** Fastify's `trustProxy`: behind a load balancer, the client address comes from X-Forwarded-For. */
@@ -223,6 +227,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     priceMarkupPercent,
     loginRateLimit: integer('LOGIN_RATE_LIMIT', 10, 1, 1_000_000),
+    authRateLimitPerIp: integer('AUTH_RATE_LIMIT_PER_IP', 30, 1, 1_000_000),
+    guestSessionRateLimitPerIp: integer('GUEST_SESSION_RATE_LIMIT_PER_IP', 60, 1, 1_000_000),
     globalRateLimitPerMinute: read('RATE_LIMIT_PER_MINUTE')
       ? integer('RATE_LIMIT_PER_MINUTE', 0, 1, 10_000_000)
       : undefined,

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type PgBoss from 'pg-boss';
 import { sql } from 'kysely';
 import { buildApp } from '../adapters/http/app.js';
+import { createAttemptLimiter } from '../adapters/redis/attempt-limiter.js';
 import { createRateLimitStore } from '../adapters/redis/rate-limit-store.js';
 import { PgBossOutboxMonitor } from '../adapters/jobs/outbox-monitor.js';
 import { startWorkers } from '../adapters/jobs/start-workers.js';
@@ -101,6 +102,24 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
         guestSessionTtlMs: GUEST_SESSION_TTL_MS,
         clock: infra.clock,
         metrics: infra.metrics.registry,
+        attemptLimits: {
+          passwordWork: createAttemptLimiter({
+            name: 'auth-ip',
+            points: config.authRateLimitPerIp,
+            windowSeconds: 60,
+            redis: infra.redis,
+            pool: infra.pool,
+            logger: infra.logger,
+          }),
+          guestSessions: createAttemptLimiter({
+            name: 'guest-session-ip',
+            points: config.guestSessionRateLimitPerIp,
+            windowSeconds: 60,
+            redis: infra.redis,
+            pool: infra.pool,
+            logger: infra.logger,
+          }),
+        },
         rateLimitStore: createRateLimitStore({ redis: infra.redis, pool: infra.pool, logger: infra.logger }),
         health: {
           postgres: async () => (await sql`SELECT 1`.execute(infra.db), true),

@@ -34,6 +34,9 @@ export async function startTestShop(options: TestShopOptions = {}): Promise<Test
     BCRYPT_COST: '4',
     LOG_LEVEL: 'silent',
     SYNC_SCHEDULES: 'off',
+    // Every test request comes from one address: the per-address limits are tested where they are set low.
+    AUTH_RATE_LIMIT_PER_IP: '1000000',
+    GUEST_SESSION_RATE_LIMIT_PER_IP: '1000000',
     ...options.env,
   });
   const shop = await createShop(config, {

@@ -10,6 +10,7 @@ import type { Clock } from '../../ports/clock.js';
 import type { OutboxMonitor } from '../../ports/outbox.js';
 import type { GuestSessionRepository } from '../../ports/tokens.js';
 import type { UserReader } from '../../ports/users.js';
+import type { AttemptLimits } from './attempt-limits.js';
 import { registerErrorHandlers, toErrorBody } from './errors.js';
 import { securityHeaders } from './security-headers.js';
 import { identityPlugin } from './identity.js';
@@ -53,6 +54,7 @@ export interface HttpDeps {
   clock: Clock;
   health: HealthChecks;
   metrics?: Registry;
+  attemptLimits: AttemptLimits;
   /** The `store` for @fastify/rate-limit (Redis with a Postgres fallback); in-memory when absent. */
   rateLimitStore?: unknown;
   config: {
@@ -163,8 +165,12 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   await app.register(
     async (api) => {
-      await api.register(accountRoutes, { useCases: deps.useCases });
-      await api.register(authRoutes, { useCases: deps.useCases, loginRateLimit: deps.config.loginRateLimit });
+      await api.register(accountRoutes, { useCases: deps.useCases, limits: deps.attemptLimits });
+      await api.register(authRoutes, {
+        useCases: deps.useCases,
+        loginRateLimit: deps.config.loginRateLimit,
+        limits: deps.attemptLimits,
+      });
       await api.register(adminOutboxRoutes, { outbox: deps.outbox });
       await api.register(cartRoutes, { useCases: deps.useCases });
       await api.register(wishlistRoutes, { useCases: deps.useCases });

@@ -16,6 +16,7 @@ export async function renderOpenApiYaml(): Promise<string> {
     outbox: unused,
     guestSessions: unused,
     users: unused,
+    attemptLimits: unused,
     guestSessionTtlMs: 0,
     clock: { now: () => new Date(0) },
     health: unused,

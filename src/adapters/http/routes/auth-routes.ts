@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { RegisterUserInput, SignedIn } from '../../../application/register-user.js';
 import type { Logger } from '../../../ports/logger.js';
+import { takeAttempt, type AttemptLimits } from '../attempt-limits.js';
 import { MergeReportSchema } from '../cart-schemas.js';
 import { errors, UserSchema } from '../schemas.js';
 import { toUserDto } from '../dto.js';
@@ -21,6 +22,7 @@ export interface AuthUseCases {
 export interface AuthRoutesOptions {
   useCases: AuthUseCases;
   loginRateLimit: number;
+  limits: Pick<AttemptLimits, 'passwordWork'>;
 }
 
 const AuthResponse = Type.Object({
@@ -54,8 +56,11 @@ const RefreshBody = Type.Object({ refreshToken: Type.String({ minLength: 1, maxL
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app,
-  { useCases, loginRateLimit },
+  { useCases, loginRateLimit, limits },
 ) => {
+  const takePasswordWork = takeAttempt(limits.passwordWork);
+  const PASSWORD_WORK_LIMIT =
+    'Sign-ups and failed sign-ins are limited per client address (`AUTH_RATE_LIMIT_PER_IP` a minute, default 30): beyond it 429 `RATE_LIMITED` with `Retry-After`.';
   const signedIn = async (result: SignedIn) => {
     const access = await app.signAccessToken({ sub: result.user.id, role: result.user.role });
     return {
@@ -69,9 +74,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.post(
     '/auth/register',
     {
+      preHandler: takePasswordWork,
       schema: {
         tags: ['auth'],
         summary: 'Create an account and sign in',
+        description: PASSWORD_WORK_LIMIT,
         headers: GuestSessionHeader,
         body: Type.Object({
           email: Email,
@@ -80,7 +87,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
           firstName: Type.Optional(Name),
           lastName: Type.Optional(Name),
         }),
-        response: { 201: AuthResponse, ...errors(400, 401, 409, 413, 415) },
+        response: { 201: AuthResponse, ...errors(400, 401, 409, 413, 415, 429) },
       },
     },
     async (request, reply) => {
@@ -106,21 +113,25 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
           },
         },
       },
+      preHandler: takePasswordWork,
       schema: {
         tags: ['auth'],
         summary: 'Sign in with e-mail and password',
+        description: `${PASSWORD_WORK_LIMIT} Each e-mail is also limited per address (\`LOGIN_RATE_LIMIT\` attempts per 15 minutes).`,
         headers: GuestSessionHeader,
         body: Type.Object({ email: Email, password: Password }),
         response: { 200: AuthResponse, ...errors(400, 401, 429) },
       },
     },
-    async (request) =>
-      signedIn(
-        await useCases.loginUser(
-          { ...request.body, guestSessionId: guestSessionToMerge(request) },
-          request.log,
-        ),
-      ),
+    async (request) => {
+      const result = await useCases.loginUser(
+        { ...request.body, guestSessionId: guestSessionToMerge(request) },
+        request.log,
+      );
+      // Only failed sign-ins count against the address: a successful one gives its attempt back.
+      await limits.passwordWork.giveBack(request.ip);
+      return signedIn(result);
+    },
   );
 
   app.post(

@@ -1,0 +1,27 @@
+import type { FastifyRequest } from 'fastify';
+import type { AttemptLimiter } from '../../ports/attempt-limiter.js';
+
+/** The per-address limits of work an anonymous client can make the shop do. */
+export interface AttemptLimits {
+  /** `AUTH_RATE_LIMIT_PER_IP`: sign-ups and failed sign-ins (bcrypt work) per client address per minute. */
+  passwordWork: AttemptLimiter;
+  /** `GUEST_SESSION_RATE_LIMIT_PER_IP`: guest sessions started (rows stored) per client address per minute. */
+  guestSessions: AttemptLimiter;
+}
+
+/** A 429 `RATE_LIMITED` with `Retry-After`, as the error handler renders the rate limit plugin's. */
+export function rateLimited(retryAfterSeconds: number): Error {
+  return Object.assign(new Error(`too many requests from this address; retry in ${retryAfterSeconds} s`), {
+    statusCode: 429,
+    code: 'RATE_LIMITED',
+    retryAfterSeconds,
+  });
+}
+
+/** A `preHandler` that takes one attempt of the client's address from `limiter`, or refuses with 429. */
+export function takeAttempt(limiter: AttemptLimiter) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const verdict = await limiter.take(request.ip);
+    if (!verdict.allowed) throw rateLimited(verdict.retryAfterSeconds);
+  };
+}

@@ -1,0 +1,73 @@
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import {
+  RateLimiterPostgres,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import type { AttemptLimiter, AttemptVerdict } from '../../ports/attempt-limiter.js';
+import type { Logger } from '../../ports/logger.js';
+import { createThrottledWarning } from './throttled-warning.js';
+
+export interface AttemptLimiterOptions {
+  /** What is limited, the prefix of its keys: `auth-ip`, `guest-session-ip`. */
+  name: string;
+  /** Attempts allowed per key in each window. */
+  points: number;
+  windowSeconds: number;
+  /** Counts here while it answers; absent, not ready or failing, counts go to PostgreSQL. */
+  redis?: Redis;
+  pool: Pool;
+  logger?: Logger;
+}
+
+/** The migrated table of rate-limiter-flexible's PostgreSQL store (`rate_limit_points`). */
+const TABLE = 'rate_limit_points';
+
+/**
+ * rate-limiter-flexible: a fixed window per key in Redis, with the same limiter in PostgreSQL as its insurance
+ * (used at once when Redis is not ready or a command fails; the two count separately, so a switch starts a
+ * fresh window). Without Redis, PostgreSQL alone. When neither answers the attempt is let through with a
+ * warning: the work it guards needs PostgreSQL anyway, and a limiter must not be what takes sign-in down.
+ */
+export function createAttemptLimiter(options: AttemptLimiterOptions): AttemptLimiter {
+  const warn = createThrottledWarning(options.logger);
+  const common = { keyPrefix: options.name, points: options.points, duration: options.windowSeconds };
+  const postgres = new RateLimiterPostgres({
+    ...common,
+    storeClient: options.pool,
+    tableName: TABLE,
+    tableCreated: true,
+    clearExpiredByTimeout: true,
+  });
+  const limiter: RateLimiterAbstract = options.redis
+    ? new RateLimiterRedis({
+        ...common,
+        storeClient: options.redis,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: postgres,
+      })
+    : postgres;
+
+  return {
+    async take(key: string): Promise<AttemptVerdict> {
+      try {
+        await limiter.consume(key);
+        return { allowed: true };
+      } catch (refusal) {
+        if (refusal instanceof RateLimiterRes)
+          return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(refusal.msBeforeNext / 1000)) };
+        warn({ err: refusal, limiter: options.name }, 'attempt limiter unavailable: attempt let through');
+        return { allowed: true };
+      }
+    },
+    async giveBack(key: string): Promise<void> {
+      try {
+        await limiter.reward(key);
+      } catch (error) {
+        warn({ err: error, limiter: options.name }, 'attempt limiter unavailable: attempt not given back');
+      }
+    },
+  };
+}
