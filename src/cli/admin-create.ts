@@ -18,7 +18,9 @@ try {
       password: values.password,
     });
     console.log(
-      created ? `created admin ${user.email} (${user.id})` : `promoted ${user.email} (${user.id}) to admin`,
+      created
+        ? `created admin ${user.email} (${user.id})`
+        : `took over ${user.email} (${user.id}): now an admin with the given password; every earlier session of it is signed out`,
     );
   } finally {
     await shop.close();

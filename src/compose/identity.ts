@@ -54,7 +54,7 @@ export function identityFeature(
       getProfile: (userId: string) => getProfile({ users: readers.users }, userId),
       startGuestSession: () => startGuestSession({ uow, clock }),
       createAdmin: (input: { email: string; password: string }) =>
-        createAdmin({ uow, passwordHasher }, input),
+        createAdmin({ uow, passwordHasher, clock }, input),
     },
   };
 }

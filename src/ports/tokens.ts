@@ -13,6 +13,8 @@ export interface RefreshTokenRepository {
   consume(tokenHash: string, at: Date): Promise<StoredRefreshToken | null>;
   findByHash(tokenHash: string): Promise<StoredRefreshToken | null>;
   revokeFamily(familyId: string, at: Date): Promise<void>;
+  /** Revokes every live refresh token of the user (all families). */
+  revokeAllOfUser(userId: string, at: Date): Promise<void>;
 }
 
 export interface EmailVerificationRepository {

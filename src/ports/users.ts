@@ -10,8 +10,17 @@ export interface NewUser {
 }
 
 /** Reads accounts outside a transaction. */
+/** What an authenticated request needs to know of its account, as it is now. */
+export interface AccountAccess {
+  role: UserRole;
+  /** Access tokens issued before this are no longer honoured (the account was taken over). */
+  sessionsValidAfter: Date | null;
+}
+
 export interface UserReader {
   findById(id: string): Promise<User | null>;
+  /** The account's role and session cut-off, or `null` when it does not exist (any more). */
+  findAccess(id: string): Promise<AccountAccess | null>;
   findCredentialsByEmail(email: string): Promise<{ user: User; passwordHash: string } | null>;
 }
 
@@ -21,4 +30,6 @@ export interface UserRepository extends UserReader {
   insertIfEmailFree(user: NewUser): Promise<User | null>;
   markEmailVerified(id: string, at: Date): Promise<void>;
   setRole(id: string, role: UserRole): Promise<void>;
+  /** Gives the account to whoever now holds `passwordHash`: sets it and the role, and ends every access token issued before `at`. */
+  takeOver(id: string, change: { passwordHash: string; role: UserRole; at: Date }): Promise<void>;
 }

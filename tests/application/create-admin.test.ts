@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryLogger } from '../../src/adapters/memory/in-memory-logger.js';
 import { BcryptPasswordHasher } from '../../src/adapters/security/bcrypt-password-hasher.js';
@@ -10,6 +10,7 @@ import { expectDomainError } from '../support/errors.js';
 import { countRows, startGround, type Ground } from '../support/ground.js';
 
 const passwordHasher = new BcryptPasswordHasher(4);
+const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 
 let ground: Ground;
 beforeAll(async () => {
@@ -54,7 +55,7 @@ describe('createAdmin', () => {
     const { uow, login, id } = setup();
 
     const { user, created } = await createAdmin(
-      { uow, passwordHasher },
+      { uow, passwordHasher, clock: ground.clock },
       { email: ` Root-${id}@Example.com`, password: 'admin password' },
     );
 
@@ -65,34 +66,43 @@ describe('createAdmin', () => {
     });
   });
 
-  it('promotes an existing account and leaves its password unchanged', async () => {
+  it('takes over an existing account: the given password, the admin role, and every earlier session ended', async () => {
     const { uow, login, register, id } = setup();
     const email = `alice-${id}@example.com`;
-    const { user: customer } = await register(email, 'alice password');
-    const hashBefore = (await ground.readers.users.findCredentialsByEmail(email))?.passwordHash;
+    const { user: squatter, refreshToken } = await register(email, 'squatter password');
+    const second = await login(email, 'squatter password');
 
     const { user, created } = await createAdmin(
-      { uow, passwordHasher },
-      { email: email.toUpperCase(), password: 'a different password' },
+      { uow, passwordHasher, clock: ground.clock },
+      { email: email.toUpperCase(), password: 'the operator password' },
     );
 
     expect(created).toBe(false);
-    expect(user).toEqual({ ...customer, role: 'admin' });
-    const stored = await ground.readers.users.findCredentialsByEmail(email);
-    expect(stored).toEqual({ user: { ...customer, role: 'admin' }, passwordHash: hashBefore });
-    await expect(login(email, 'alice password')).resolves.toMatchObject({ user: { role: 'admin' } });
-    await expectDomainError(login(email, 'a different password'), 'INVALID_CREDENTIALS');
+    expect(user).toEqual({ ...squatter, role: 'admin' });
+    const tokens = await ground.db
+      .selectFrom('refresh_tokens')
+      .select(['token_hash', 'revoked_at'])
+      .where('user_id', '=', squatter.id)
+      .execute();
+    expect(tokens.map((t) => t.token_hash).sort()).toEqual(
+      [refreshToken, second.refreshToken].map(sha256).sort(),
+    );
+    expect(tokens.every((t) => t.revoked_at !== null)).toBe(true);
+    await expect(login(email, 'the operator password')).resolves.toMatchObject({ user: { role: 'admin' } });
+    await expectDomainError(login(email, 'squatter password'), 'INVALID_CREDENTIALS');
+    const access = await ground.readers.users.findAccess(squatter.id);
+    expect(access).toEqual({ role: 'admin', sessionsValidAfter: expect.any(Date) });
   });
 
   it('answers created: false when run again for the same admin', async () => {
     const { uow, id } = setup();
     const first = await createAdmin(
-      { uow, passwordHasher },
+      { uow, passwordHasher, clock: ground.clock },
       { email: `root-${id}@example.com`, password: 'admin password' },
     );
 
     const second = await createAdmin(
-      { uow, passwordHasher },
+      { uow, passwordHasher, clock: ground.clock },
       { email: `root-${id}@example.com`, password: 'admin password' },
     );
 
@@ -105,11 +115,17 @@ describe('createAdmin', () => {
     const usersBefore = await countRows(ground, 'users');
 
     await expectDomainError(
-      createAdmin({ uow, passwordHasher }, { email: `root-${id}`, password: 'admin password' }),
+      createAdmin(
+        { uow, passwordHasher, clock: ground.clock },
+        { email: `root-${id}`, password: 'admin password' },
+      ),
       'VALIDATION_FAILED',
     );
     await expectDomainError(
-      createAdmin({ uow, passwordHasher }, { email: `root-${id}@example.com`, password: 'x'.repeat(73) }),
+      createAdmin(
+        { uow, passwordHasher, clock: ground.clock },
+        { email: `root-${id}@example.com`, password: 'x'.repeat(73) },
+      ),
       'VALIDATION_FAILED',
     );
     expect(uow.runs).toBe(0);

@@ -194,7 +194,7 @@ describe('guest sessions and the admin guard', () => {
     expect(response.json().sessionId).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
-  it('keeps /admin for administrators, and admin:create promotes without touching the password', async () => {
+  it('keeps /admin for administrators, and admin:create takes the account over with its own password', async () => {
     const customer = (await register('grace@example.com', 'grace password')).json();
     const asCustomer = await http.request({
       method: 'GET',
@@ -212,8 +212,8 @@ describe('guest sessions and the admin guard', () => {
       password: 'another password',
     });
     expect(promoted.created).toBe(false);
-    expect((await login('grace@example.com', 'another password', '10.1.1.1')).statusCode).toBe(401);
-    const admin = (await login('grace@example.com', 'grace password', '10.1.1.1')).json();
+    expect((await login('grace@example.com', 'grace password', '10.1.1.1')).statusCode).toBe(401);
+    const admin = (await login('grace@example.com', 'another password', '10.1.1.1')).json();
     expect(admin.user.role).toBe('admin');
 
     const backlog = await http.request({

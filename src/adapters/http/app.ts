@@ -49,7 +49,7 @@ export interface HttpDeps {
   outbox: OutboxMonitor;
   guestSessions: GuestSessionRepository;
   /** Accounts as stored, for the role of an admin request. */
-  users: Pick<UserReader, 'findById'>;
+  users: Pick<UserReader, 'findAccess'>;
   guestSessionTtlMs: number;
   clock: Clock;
   health: HealthChecks;

@@ -42,28 +42,48 @@ export interface IdentityOptions {
   guestSessions: GuestSessionRepository;
   guestSessionTtlMs: number;
   clock: Clock;
-  /** Where an admin route reads the caller's role: the database, not the token (a demotion counts at once). */
-  users: Pick<UserReader, 'findById'>;
+  /**
+   * Where every authenticated request reads its account as it is now: a token of a deleted account, or one
+   * issued before the account was taken over, is refused; an admin route reads the role here, not from the
+   * token (a demotion counts at once).
+   */
+  users: Pick<UserReader, 'findAccess'>;
 }
 
 const BEARER = /^Bearer\s+(\S+)$/i;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-async function authenticate(request: FastifyRequest): Promise<void> {
+const invalidToken = () => new DomainError('UNAUTHORIZED', 'the access token is invalid or expired');
+
+/**
+ * A valid token (signature, `exp` present and not past, `sub` a user id) of an account that still exists and
+ * was not taken over after the token was issued; answers the account's role as it is now.
+ */
+async function authenticate(request: FastifyRequest, users: IdentityOptions['users']): Promise<UserRole> {
   if (!request.headers.authorization) throw new DomainError('UNAUTHORIZED', 'a bearer token is required');
   if (!BEARER.test(request.headers.authorization))
     throw new DomainError('UNAUTHORIZED', 'malformed Authorization header');
   try {
     await request.jwtVerify();
   } catch {
-    throw new DomainError('UNAUTHORIZED', 'the access token is invalid or expired');
+    throw invalidToken();
   }
+  const { sub, iat } = request.user as AccessClaims & { iat?: unknown };
+  if (typeof sub !== 'string' || !UUID.test(sub) || typeof iat !== 'number') throw invalidToken();
+  const access = await users.findAccess(sub.toLowerCase());
+  if (!access) throw new DomainError('UNAUTHORIZED', 'the account of this token no longer exists');
+  // `iat` has whole seconds: a token of the very second of a take-over is still honoured.
+  if (access.sessionsValidAfter && iat < Math.floor(access.sessionsValidAfter.getTime() / 1000))
+    throw new DomainError('UNAUTHORIZED', 'this session was ended; sign in again');
+  return access.role;
 }
 
 export const identityPlugin = fp(async (app: FastifyInstance, options: IdentityOptions) => {
   await app.register(fastifyJwt, {
     secret: options.jwtSecret,
     sign: { expiresIn: options.accessTokenTtlSeconds, algorithm: 'HS256' },
-    verify: { algorithms: ['HS256'] },
+    // A token without an expiry would be good for ever: `exp` (and `sub`, `iat`) are required.
+    verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'iat', 'sub'] },
   });
 
   app.decorate('signAccessToken', async (claims: AccessClaims) => ({
@@ -72,21 +92,20 @@ export const identityPlugin = fp(async (app: FastifyInstance, options: IdentityO
   }));
 
   app.decorate('requireUser', async (request: FastifyRequest) => {
-    await authenticate(request);
+    await authenticate(request, options.users);
     request.owner = { kind: 'user', userId: request.user.sub };
   });
 
   app.decorate('requireAdmin', async (request: FastifyRequest) => {
-    await authenticate(request);
-    // The token's claim first (a customer's token never reaches the database), then the account as it is now.
-    if (request.user.role !== 'admin' || (await options.users.findById(request.user.sub))?.role !== 'admin')
+    // The role as the account has it now, not as the token says.
+    if ((await authenticate(request, options.users)) !== 'admin')
       throw new DomainError('FORBIDDEN', 'this route is for administrators');
   });
 
   /** A user when a bearer token comes (it wins), else a live guest session, else 401 SESSION_REQUIRED. */
   app.decorate('requireOwner', async (request: FastifyRequest) => {
     if (request.headers.authorization) {
-      await authenticate(request);
+      await authenticate(request, options.users);
       request.owner = { kind: 'user', userId: request.user.sub };
       return;
     }

@@ -68,6 +68,15 @@ export class KyselyRefreshTokenRepository implements RefreshTokenRepository {
       .where('revoked_at', 'is', null)
       .execute();
   }
+
+  async revokeAllOfUser(userId: string, at: Date): Promise<void> {
+    await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: at })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
 }
 
 export class KyselyEmailVerificationRepository implements EmailVerificationRepository {

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { User, UserRole } from '../../domain/user.js';
-import type { NewUser, UserReader, UserRepository } from '../../ports/users.js';
+import type { AccountAccess, NewUser, UserReader, UserRepository } from '../../ports/users.js';
 import type { Database, UsersTable } from './schema.js';
 
 export function toUser(row: Selectable<UsersTable>): User {
@@ -23,6 +23,15 @@ export class KyselyUserReader implements UserReader {
   async findById(id: string): Promise<User | null> {
     const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toUser(row) : null;
+  }
+
+  async findAccess(id: string): Promise<AccountAccess | null> {
+    const row = await this.db
+      .selectFrom('users')
+      .select(['role', 'sessions_valid_after'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ? { role: row.role, sessionsValidAfter: row.sessions_valid_after } : null;
   }
 
   async findCredentialsByEmail(email: string): Promise<{ user: User; passwordHash: string } | null> {
@@ -64,5 +73,18 @@ export class KyselyUserRepository extends KyselyUserReader implements UserReposi
 
   async setRole(id: string, role: UserRole): Promise<void> {
     await this.db.updateTable('users').set({ role, updated_at: new Date() }).where('id', '=', id).execute();
+  }
+
+  async takeOver(id: string, change: { passwordHash: string; role: UserRole; at: Date }): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({
+        password_hash: change.passwordHash,
+        role: change.role,
+        sessions_valid_after: change.at,
+        updated_at: change.at,
+      })
+      .where('id', '=', id)
+      .execute();
   }
 }

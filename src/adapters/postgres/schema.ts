@@ -15,6 +15,7 @@ export interface UsersTable {
   role: ColumnType<'customer' | 'admin', 'customer' | 'admin' | undefined, 'customer' | 'admin'>;
   email_verified_at: NullableTimestamp;
   balance_cents: ColumnType<number, number | undefined, number>;
+  sessions_valid_after: ColumnType<Date | null, never, Date>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
