@@ -1,5 +1,5 @@
 import { DomainError } from '../domain/errors.js';
-import { normalizeEmail } from '../domain/user.js';
+import { normalizeEmail, PASSWORD_MAX_BYTES } from '../domain/user.js';
 import type { Clock } from '../ports/clock.js';
 import type { PasswordHasher } from '../ports/password-hasher.js';
 import type { UnitOfWork } from '../ports/unit-of-work.js';
@@ -33,6 +33,12 @@ export interface LoginUserInput {
  * sign-in.
  */
 export async function loginUser(deps: LoginUserDeps, input: LoginUserInput): Promise<SignedIn> {
+  // No stored password is longer (sign-up refuses it), and bcrypt would compare only its first 72 bytes: a
+  // right password followed by anything would sign in.
+  if (Buffer.byteLength(input.password, 'utf8') > PASSWORD_MAX_BYTES) {
+    await deps.passwordHasher.verifyDummy(input.password);
+    throw invalidCredentials();
+  }
   let email: string;
   try {
     email = normalizeEmail(input.email);
@@ -48,10 +54,16 @@ export async function loginUser(deps: LoginUserDeps, input: LoginUserInput): Pro
   if (!(await deps.passwordHasher.verify(input.password, credentials.passwordHash)))
     throw invalidCredentials();
 
+  // A hash made at a lower cost than today's is replaced while the password is at hand.
+  const stronger = deps.passwordHasher.needsRehash(credentials.passwordHash)
+    ? await deps.passwordHasher.hash(input.password)
+    : undefined;
   const now = deps.clock.now();
-  const refreshToken = await deps.uow.run((scope) =>
-    issueRefreshToken(scope, { userId: credentials.user.id, now, ttlDays: deps.refreshTokenTtlDays }),
-  );
+  const refreshToken = await deps.uow.run(async (scope) => {
+    if (stronger)
+      await scope.users.upgradePasswordHash(credentials.user.id, credentials.passwordHash, stronger);
+    return issueRefreshToken(scope, { userId: credentials.user.id, now, ttlDays: deps.refreshTokenTtlDays });
+  });
   if (input.guestSessionId && deps.mergeGuest) {
     const merge = await deps.mergeGuest({ userId: credentials.user.id, sessionId: input.guestSessionId });
     return { user: credentials.user, refreshToken, merge };

@@ -93,6 +93,9 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
 
     let app: FastifyInstance | undefined;
     if (infra.role !== 'worker') {
+      await features.identity.passwordHasher.matchStoredCost(
+        await infra.readers.users.mostCommonPasswordCost(),
+      );
       app = await buildApp({
         logger: options.logger,
         useCases: features.useCases,

@@ -23,11 +23,28 @@ describe('normalizeEmail', () => {
     ['two @', 'alice@bob@example.com'],
     ['inner whitespace', 'alice smith@example.com'],
     ['nothing before @', '@example.com'],
+    ['a NUL', 'ali\u0000ce@example.com'],
+    ['a control character', 'ali\u0007ce@example.com'],
+    ['an inner tab', 'ali\tce@example.com'],
+    ['a right-to-left override', 'alice\u202e@example.com'],
+    ['a zero-width space', 'ali\u200bce@example.com'],
+    ['a zero-width joiner', 'ali\u200dce@example.com'],
+    ['a byte-order mark inside', 'ali\ufeffce@example.com'],
+    ['a line separator', 'alice\u2028@example.com'],
+    ['a private-use character', 'alice\ue000@example.com'],
   ])('rejects %s with VALIDATION_FAILED naming the field', (_case, raw) => {
     expect(() => normalizeEmail(raw)).toThrow(DomainError);
     expect(() => normalizeEmail(raw)).toThrow(
       expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'email' } }),
     );
+  });
+
+  it('composes to NFC: an address typed decomposed is the address typed composed', () => {
+    const composed = 'jos\u00e9@example.com';
+    const decomposed = 'jose\u0301@example.com';
+    expect(decomposed).not.toBe(composed);
+    expect(normalizeEmail(decomposed)).toBe(composed);
+    expect(normalizeEmail('JOSE\u0301@EXAMPLE.COM')).toBe(composed);
   });
 
   it('accepts 254 characters and rejects 255', () => {

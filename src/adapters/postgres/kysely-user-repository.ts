@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { User, UserRole } from '../../domain/user.js';
 import type { AccountAccess, NewUser, UserReader, UserRepository } from '../../ports/users.js';
 import type { Database, UsersTable } from './schema.js';
@@ -17,12 +17,26 @@ export function toUser(row: Selectable<UsersTable>): User {
   };
 }
 
+/** The cost field of a bcrypt hash (`$2b$12$…`). */
+const BCRYPT_COST_PATTERN = String.raw`^\$2[aby]?\$(\d\d)\$`;
+
 export class KyselyUserReader implements UserReader {
   constructor(protected readonly db: Kysely<Database>) {}
 
   async findById(id: string): Promise<User | null> {
     const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toUser(row) : null;
+  }
+
+  async mostCommonPasswordCost(): Promise<number | null> {
+    const cost = sql<string>`substring(password_hash FROM ${BCRYPT_COST_PATTERN})`;
+    const { rows } = await sql<{ cost: string }>`
+      SELECT ${cost} AS cost FROM users
+      WHERE ${cost} IS NOT NULL
+      GROUP BY 1
+      ORDER BY count(*) DESC, 1 DESC
+      LIMIT 1`.execute(this.db);
+    return rows[0] ? Number(rows[0].cost) : null;
   }
 
   async findAccess(id: string): Promise<AccountAccess | null> {
@@ -73,6 +87,15 @@ export class KyselyUserRepository extends KyselyUserReader implements UserReposi
 
   async setRole(id: string, role: UserRole): Promise<void> {
     await this.db.updateTable('users').set({ role, updated_at: new Date() }).where('id', '=', id).execute();
+  }
+
+  async upgradePasswordHash(id: string, from: string, to: string): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ password_hash: to })
+      .where('id', '=', id)
+      .where('password_hash', '=', from)
+      .execute();
   }
 
   async takeOver(id: string, change: { passwordHash: string; role: UserRole; at: Date }): Promise<void> {
