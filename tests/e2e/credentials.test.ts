@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BcryptPasswordHasher } from '../../src/adapters/security/bcrypt-password-hasher.js';
+import type { BcryptPasswordHasher } from '../../src/adapters/security/bcrypt-password-hasher.js';
 import { ApiClient } from '../support/http.js';
 import { startTestShop, type TestShop } from '../support/test-shop.js';
 
