@@ -9,6 +9,7 @@ export function confirmationEmail(input: { to: string; token: string; publicUrl:
       `Welcome to Keyshop!\n\nConfirm your e-mail address by opening this link:\n${link}\n\n` +
       `Or send this token to POST /api/v1/auth/verify-email: ${input.token}\n\n` +
       `The link is valid for 48 hours. If you did not sign up, ignore this message.`,
+    secrets: [encodeURIComponent(input.token), input.token],
   };
 }
 

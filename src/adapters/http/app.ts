@@ -11,7 +11,7 @@ import type { OutboxMonitor } from '../../ports/outbox.js';
 import type { GuestSessionRepository } from '../../ports/tokens.js';
 import type { UserReader } from '../../ports/users.js';
 import type { AttemptLimits } from './attempt-limits.js';
-import { registerErrorHandlers, toErrorBody } from './errors.js';
+import { answerClientError, registerErrorHandlers, toErrorBody } from './errors.js';
 import { securityHeaders } from './security-headers.js';
 import { identityPlugin } from './identity.js';
 import { registerMetrics } from './metrics.js';
@@ -70,17 +70,38 @@ export interface HttpDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** Query parameters whose values are secrets: kept out of request logs. */
+const SECRET_QUERY = /([?&](?:token|refresh_?token|access_?token|password|secret|key|signature)=)[^&#]*/gi;
+
+/** A URL as a log may show it: the values of secret query parameters replaced. */
+export const loggableUrl = (url: string) => url.replace(SECRET_QUERY, '$1[redacted]');
+
+/** What the API reads and answers across origins (CORS). */
+const CORS_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const CORS_ALLOWED_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'X-Session-Id',
+  'Idempotency-Key',
+  'X-Request-Id',
+];
+const CORS_EXPOSED_HEADERS = ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed'];
+
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
-    requestIdHeader: 'x-request-id',
+    // Off, so that `genReqId` sees every request: with a header name set, Fastify takes any value it carries.
+    requestIdHeader: false,
+    // One line per request, written when it is answered (below), with secret query values redacted.
+    disableRequestLogging: true,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
     trustProxy: deps.config.trustProxy ?? false,
+    clientErrorHandler: answerClientError,
     // Errors Fastify raises before routing (a malformed URL) get the shared body and code too.
     frameworkErrors: (error, _request, reply) => {
       const body = toErrorBody(error);
@@ -96,8 +117,20 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.addSchema(OrderSchema);
   // Shared schemas live at the root: one added in a plugin would give that plugin Fastify's own validator.
   app.addSchema(GameSchema);
-  const headers = securityHeaders({
-    // Swagger UI needs inline scripts and styles; everything else keeps helmet's defaults.
+  // The API answers JSON and is never framed or scripted: nothing may load from it.
+  const apiHeaders = securityHeaders({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+      },
+    },
+  });
+  // Swagger UI (`/docs` only) needs inline scripts and styles.
+  const docsHeaders = securityHeaders({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -108,11 +141,31 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     },
   });
   app.addHook('onSend', (request, reply, payload, done) => {
-    void reply.headers(headers).header('x-request-id', request.id);
+    const docs = request.url === '/docs' || request.url.startsWith('/docs/');
+    void reply.headers(docs ? docsHeaders : apiHeaders).header('x-request-id', request.id);
     done(null, payload);
   });
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: loggableUrl(request.url),
+        statusCode: reply.statusCode,
+        responseTimeMs: Math.round(reply.elapsedTime * 10) / 10,
+        remoteAddress: request.ip,
+      },
+      'request completed',
+    );
+    done();
+  });
 
-  await app.register(cors, { origin: deps.config.corsOrigin });
+  await app.register(cors, {
+    origin: deps.config.corsOrigin,
+    methods: CORS_METHODS,
+    allowedHeaders: CORS_ALLOWED_HEADERS,
+    exposedHeaders: CORS_EXPOSED_HEADERS,
+    maxAge: 600,
+  });
   await app.register(rateLimit, {
     global: deps.config.globalRateLimitPerMinute !== undefined,
     max: deps.config.globalRateLimitPerMinute ?? 1000,

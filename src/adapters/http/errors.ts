@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type DomainErrorCode } from '../../domain/errors.js';
 
@@ -9,6 +10,11 @@ export type HttpErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'ROUTE_NOT_FOUND'
   | 'RATE_LIMITED'
+  | 'BAD_REQUEST'
+  | 'METHOD_NOT_ALLOWED'
+  | 'REQUEST_TIMEOUT'
+  | 'URI_TOO_LONG'
+  | 'HEADERS_TOO_LARGE'
   | 'INTERNAL_ERROR'
   | 'SERVICE_UNAVAILABLE';
 
@@ -42,6 +48,11 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   QUANTITY_LIMIT: 422,
   RATE_LIMITED: 429,
+  BAD_REQUEST: 400,
+  METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
+  URI_TOO_LONG: 414,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL_ERROR: 500,
   // Reported inside a sign-in response, never as the status of one: the sign-in itself succeeded.
   MERGE_FAILED: 500,
@@ -68,7 +79,7 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
   FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_VALIDATION: 'VALIDATION_FAILED',
@@ -77,6 +88,30 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_ERR_ASYNC_CONSTRAINT: 'VALIDATION_FAILED',
   RATE_LIMITED: 'RATE_LIMITED',
 };
+
+/**
+ * A client error by its status alone, for the errors that carry no code of their own (a static file's 403, the
+ * router's 414, Node's parser): never `VALIDATION_FAILED`, which means a field was wrong.
+ */
+const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'ROUTE_NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  414: 'URI_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  431: 'HEADERS_TOO_LARGE',
+};
+
+/** The body for a client error known only by its status. */
+export function clientErrorBody(status: number, message: string): ErrorBody {
+  const code = CODE_OF_STATUS[status] ?? 'BAD_REQUEST';
+  return { ...errorBody(code, message), statusCode: status, error: STATUS_CODES[status] ?? 'Error' };
+}
 
 function validationBody(error: FastifyError): ErrorBody {
   const first = error.validation?.[0];
@@ -105,12 +140,7 @@ export function toErrorBody(error: FastifyError | DomainError | Error): ErrorBod
   if (error instanceof SyntaxError && fastifyError.statusCode === 400)
     return errorBody('INVALID_JSON', 'the body is not valid JSON');
   const status = fastifyError.statusCode ?? 500;
-  if (status >= 400 && status < 500)
-    return {
-      ...errorBody('VALIDATION_FAILED', fastifyError.message),
-      statusCode: status,
-      error: STATUS_CODES[status] ?? 'Error',
-    };
+  if (status >= 400 && status < 500) return clientErrorBody(status, fastifyError.message);
   return errorBody('INTERNAL_ERROR', 'something went wrong; the error was logged');
 }
 
@@ -129,4 +159,23 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       .status(404)
       .send(errorBody('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
+}
+
+/** Node's HTTP parser errors, answered before Fastify sees a request: the shared body with a code, then close. */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const body =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? clientErrorBody(408, 'the request took too long to arrive')
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? clientErrorBody(431, 'the request headers are too large')
+        : clientErrorBody(400, 'the request is not valid HTTP (its framing, a header or its length)');
+  const json = JSON.stringify(body);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    );
+  }
+  socket.destroy(error);
 }

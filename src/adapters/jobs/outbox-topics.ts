@@ -111,7 +111,7 @@ export function outboxRegistry(settings: OutboxSettings): OutboxRegistry {
         return failures;
       },
       // A sent e-mail's text carries a live token: the message keeps who and what, not the text.
-      scrubAfterDelivery: ['text', 'html'],
+      scrubAfterDelivery: ['text', 'html', 'secrets'],
     },
     'g2a.fulfil': {
       queue: 'outbox-fulfil',
