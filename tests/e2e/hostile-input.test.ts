@@ -259,3 +259,28 @@ describe('the requests the attack sent', () => {
     expect(response.json().user.nickname).toBe('gamer 🎮');
   });
 });
+
+describe('strings deep inside a body', () => {
+  it('a U+0000 at any depth of a JSON body is refused with its path', async () => {
+    let nested: unknown = 'a\u0000b';
+    for (let depth = 0; depth < 200; depth++) nested = { inner: nested };
+    const response = await http.post('/auth/register', {
+      email: 'deep@example.com',
+      password: 'long enough',
+      extra: nested,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(response.json().field).toMatch(/^extra(\.inner){200}$/);
+  });
+
+  it('a U+0000 in a key of a JSON body is refused', async () => {
+    const response = await http.post('/auth/register', {
+      email: 'key@example.com',
+      password: 'long enough',
+      'x\u0000': 1,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'VALIDATION_FAILED', field: 'x\u0000' });
+  });
+});

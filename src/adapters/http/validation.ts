@@ -67,23 +67,27 @@ function unfitString(value: string): string | undefined {
   return undefined;
 }
 
-/** The path of the first string in `value` that is unfit, with the reason; undefined when all are fit. */
-function findUnfitString(
-  value: unknown,
-  path: string,
-  depth = 0,
-): { field: string; reason: string } | undefined {
-  if (typeof value === 'string') {
-    const reason = unfitString(value);
-    return reason ? { field: path, reason } : undefined;
-  }
-  if (value === null || typeof value !== 'object' || depth > 32) return undefined;
-  for (const [key, item] of Object.entries(value)) {
-    const keyReason = unfitString(key);
-    const field = path ? `${path}.${key}` : key;
-    if (keyReason) return { field, reason: keyReason };
-    const found = findUnfitString(item, field, depth + 1);
-    if (found) return found;
+/**
+ * The path of the first string in `value` (keys included) that is unfit, with the reason; undefined when all
+ * are fit. Walks with a stack of its own, to any depth: a body is at most 1 MiB, and nesting must not hide one.
+ */
+function findUnfitString(value: unknown): { field: string; reason: string } | undefined {
+  const pending: [unknown, string][] = [[value, '']];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, path] = next;
+    if (typeof item === 'string') {
+      const reason = unfitString(item);
+      if (reason) return { field: path, reason };
+    } else if (item !== null && typeof item === 'object') {
+      const entries = Object.entries(item);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i]!;
+        const field = path ? `${path}.${key}` : key;
+        const keyReason = unfitString(key);
+        if (keyReason) return { field, reason: keyReason };
+        pending.push([child, field]);
+      }
+    }
   }
   return undefined;
 }
@@ -95,7 +99,7 @@ function refuseUnfitStrings(request: FastifyRequest): void {
     ['params', request.params],
     ['body', request.body],
   ] as const) {
-    const found = findUnfitString(value, '');
+    const found = findUnfitString(value);
     if (found) {
       const field = found.field || part;
       throw new DomainError('VALIDATION_FAILED', `${part}.${field} ${found.reason}`, { field });
@@ -116,7 +120,6 @@ export function registerValidators(app: FastifyInstance): void {
     if (httpPart === 'body') return validate;
     // Ajv coerces the text `Infinity` to a number that then passes `integer` and `maximum`: refuse it after.
     const checked = (data: unknown) => {
-      checked.errors = validate.errors;
       if (!validate(data)) {
         checked.errors = validate.errors;
         return false;
