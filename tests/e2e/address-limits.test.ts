@@ -154,6 +154,20 @@ describe('password work per client address (AUTH_RATE_LIMIT_PER_IP)', () => {
   });
 });
 
+describe('sign-ins per address and e-mail (LOGIN_RATE_LIMIT)', () => {
+  it('counts every spelling of one address together: NFC, NFD and case', async () => {
+    const shop = await shopWith({ LOGIN_RATE_LIMIT: '3', AUTH_RATE_LIMIT_PER_IP: '1000' });
+    const composed = `jos\u00e9-${randomUUID().slice(0, 8)}@example.com`;
+    expect((await register(shop, composed, BYSTANDER)).statusCode).toBe(201);
+    const spellings = [composed, composed.normalize('NFD'), composed.toUpperCase()];
+    const statuses: number[] = [];
+    for (const email of [...spellings, ...spellings])
+      statuses.push((await login(shop, email, 'wrong guess')).statusCode);
+    expect(statuses).toEqual([401, 401, 401, 429, 429, 429]);
+    expect((await login(shop, composed.normalize('NFD'), 'long enough')).statusCode).toBe(429);
+  });
+});
+
 describe('guest sessions per client address (GUEST_SESSION_RATE_LIMIT_PER_IP)', () => {
   it('stores at most the limit of guest sessions from one address a minute', async () => {
     const shop = await shopWith({ GUEST_SESSION_RATE_LIMIT_PER_IP: '5' });

@@ -127,7 +127,7 @@ describe('bad input gets a documented 4xx and changes nothing', () => {
   it('answers a malformed URL with the shared error body, not a framework code', async () => {
     const response = await shop.app!.inject({ method: 'GET', url: '/api/v1/games/%E0%A4%A' });
     expect(response.statusCode).toBe(400);
-    expect(response.json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+    expect(response.json()).toMatchObject({ statusCode: 400, code: 'BAD_REQUEST' });
   });
 
   it('answers unknown routes with ROUTE_NOT_FOUND', async () => {

@@ -72,6 +72,18 @@ describe('request logs', () => {
     expect(JSON.stringify(lines)).not.toContain(token);
   });
 
+  it.each([
+    ['a percent-encoded name', '%74oken'],
+    ['another spelling of one', 'tok%65n'],
+    ['a refresh token', 'refresh_token'],
+  ])('redact a secret query value behind %s', async (_name, parameter) => {
+    const secret = `secret-${parameter.length}-${Date.now()}`;
+    await shop.app!.inject({ method: 'GET', url: api(`/auth/verify-email?${parameter}=${secret}&page=2`) });
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain(secret);
+    expect(text).toContain(`${parameter}=[redacted]&page=2`);
+  });
+
   it('the development mailer logs the link without its token', async () => {
     const written: Record<string, unknown>[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void written.push(JSON.parse(line)) });
@@ -163,6 +175,32 @@ describe('client errors that are not a wrong field', () => {
     const response = await shop.app!.inject({ method: 'GET', url: api(`/games/${'a'.repeat(600)}`) });
     expect(response.statusCode).toBe(414);
     expect(response.json()).toMatchObject({ code: 'URI_TOO_LONG' });
+  });
+
+  it('a path parameter as long as its schema allows reaches the route', async () => {
+    const response = await shop.app!.inject({ method: 'GET', url: api(`/games/${'a'.repeat(200)}`) });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ code: 'GAME_NOT_FOUND' });
+  });
+
+  it('a URL that does not decode is 400 BAD_REQUEST', async () => {
+    for (const url of ['/api/v1/%ED%A0%80', '/api/v1/games/%C0%AF', '/api/v1/games/%']) {
+      const response = await shop.app!.inject({ method: 'GET', url });
+      expect(response.statusCode, url).toBe(400);
+      expect(response.json().code, url).toBe('BAD_REQUEST');
+    }
+  });
+
+  it('an OPTIONS that is not a preflight is no error without a code', async () => {
+    const response = await shop.app!.inject({ method: 'OPTIONS', url: api('/orders') });
+    if (response.statusCode >= 400) expect(response.json().code).toEqual(expect.any(String));
+    else expect(response.statusCode).toBe(204);
+  });
+
+  it('an HTTP/1.1 request without Host is 400 BAD_REQUEST with the shared body', async () => {
+    const { status, body } = await raw('GET /health HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(status).toBe(400);
+    expect(body).toMatchObject({ statusCode: 400, code: 'BAD_REQUEST' });
   });
 
   it('a path outside the static folder of /docs is refused with a code', async () => {

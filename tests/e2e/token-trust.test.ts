@@ -95,6 +95,10 @@ describe('tokens the shop never issues', () => {
     ['a numeric sub', () => ({ sub: 42, role: 'admin', iat: now(), exp: now() + 600 })],
     ['the sub of no account', () => ({ sub: randomUUID(), role: 'admin', iat: now(), exp: now() + 600 })],
     ['an expired one', () => ({ sub: randomUUID(), role: 'customer', iat: now() - 7200, exp: now() - 3600 })],
+    [
+      'one dated in the future',
+      () => ({ sub: randomUUID(), role: 'customer', iat: now() + 3600, exp: now() + 4000 }),
+    ],
   ])('%s is 401 UNAUTHORIZED on user, owner and admin routes', async (_name, claims) => {
     const headers = bearer(forged(claims()));
     for (const path of ['/me', '/cart', '/admin/fulfilment']) {
@@ -102,6 +106,15 @@ describe('tokens the shop never issues', () => {
       expect(response.statusCode, path).toBe(401);
       expect(response.json()).toMatchObject({ code: 'UNAUTHORIZED' });
     }
+  });
+
+  it('a token of a real account that lives longer than the shop issues is 401', async () => {
+    const { userId, headers } = await http.registered();
+    expect((await http.get('/me', headers)).statusCode).toBe(200);
+    const forever = forged({ sub: userId, role: 'customer', iat: now(), exp: now() + 10 * 365 * 24 * 3600 });
+    expect((await http.get('/me', bearer(forever))).statusCode).toBe(401);
+    const fair = forged({ sub: userId, role: 'customer', iat: now(), exp: now() + 600 });
+    expect((await http.get('/me', bearer(fair))).statusCode).toBe(200);
   });
 
   it('a token signed with alg none is 401', async () => {

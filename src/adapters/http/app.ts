@@ -70,11 +70,34 @@ export interface HttpDeps {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Query parameters whose values are secrets: kept out of request logs. */
-const SECRET_QUERY = /([?&](?:token|refresh_?token|access_?token|password|secret|key|signature)=)[^&#]*/gi;
+/** Query parameters whose values are secrets, by their decoded name: kept out of request logs. */
+const SECRET_PARAMETER = /^(?:token|refresh_?token|access_?token|password|secret|key|signature)$/i;
 
-/** A URL as a log may show it: the values of secret query parameters replaced. */
-export const loggableUrl = (url: string) => url.replace(SECRET_QUERY, '$1[redacted]');
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replaceAll('+', ' ')).trim();
+  } catch {
+    return name;
+  }
+}
+
+/**
+ * A URL as a log may show it: the value of every parameter whose name decodes to a secret's (`?token=`, and
+ * `?%74oken=`, which the query parser reads as the same) replaced.
+ */
+export function loggableUrl(url: string): string {
+  const start = url.indexOf('?');
+  if (start < 0) return url;
+  const pairs = url
+    .slice(start + 1)
+    .split('&')
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      const name = equals < 0 ? pair : pair.slice(0, equals);
+      return SECRET_PARAMETER.test(decodedName(name)) ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, start)}?${pairs.join('&')}`;
+}
 
 /** What the API reads and answers across origins (CORS). */
 const CORS_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -99,7 +122,10 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Long enough for every path parameter a route's schema allows (a slug of 200); longer is 414.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    // Node would answer a request without Host with an empty 400 of its own; the hook below answers it.
+    http: { requireHostHeader: false },
     trustProxy: deps.config.trustProxy ?? false,
     clientErrorHandler: answerClientError,
     // Errors Fastify raises before routing (a malformed URL) get the shared body and code too.
@@ -145,6 +171,10 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     void reply.headers(docs ? docsHeaders : apiHeaders).header('x-request-id', request.id);
     done(null, payload);
   });
+  app.addHook('onRequest', async (request) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined)
+      throw Object.assign(new Error('an HTTP/1.1 request needs a Host header'), { statusCode: 400 });
+  });
   app.addHook('onResponse', (request, reply, done) => {
     request.log.info(
       {
@@ -165,6 +195,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     allowedHeaders: CORS_ALLOWED_HEADERS,
     exposedHeaders: CORS_EXPOSED_HEADERS,
     maxAge: 600,
+    // An OPTIONS that is not a preflight goes on to routing (a JSON 404 with a code), not a text/plain 400.
+    strictPreflight: false,
   });
   await app.register(rateLimit, {
     global: deps.config.globalRateLimitPerMinute !== undefined,

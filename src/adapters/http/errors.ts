@@ -84,7 +84,7 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_VALIDATION: 'VALIDATION_FAILED',
   FST_ERR_NOT_FOUND: 'ROUTE_NOT_FOUND',
-  FST_ERR_BAD_URL: 'VALIDATION_FAILED',
+  FST_ERR_BAD_URL: 'BAD_REQUEST',
   FST_ERR_ASYNC_CONSTRAINT: 'VALIDATION_FAILED',
   RATE_LIMITED: 'RATE_LIMITED',
 };
@@ -110,6 +110,8 @@ const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
 /** The body for a client error known only by its status. */
 export function clientErrorBody(status: number, message: string): ErrorBody {
   const code = CODE_OF_STATUS[status] ?? 'BAD_REQUEST';
+  // The router's own message repeats the whole URL, however long.
+  if (status === 414) message = 'the URL or one of its path parameters is too long';
   return { ...errorBody(code, message), statusCode: status, error: STATUS_CODES[status] ?? 'Error' };
 }
 

@@ -53,13 +53,20 @@ export interface IdentityOptions {
 const BEARER = /^Bearer\s+(\S+)$/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** How far a token's times may be off the shop's clock (several processes, several clocks). */
+const CLOCK_SKEW_SECONDS = 60;
+
 const invalidToken = () => new DomainError('UNAUTHORIZED', 'the access token is invalid or expired');
 
 /**
  * A valid token (signature, `exp` present and not past, `sub` a user id) of an account that still exists and
  * was not taken over after the token was issued; answers the account's role as it is now.
  */
-async function authenticate(request: FastifyRequest, users: IdentityOptions['users']): Promise<UserRole> {
+async function authenticate(
+  request: FastifyRequest,
+  users: IdentityOptions['users'],
+  ttlSeconds: number,
+): Promise<UserRole> {
   if (!request.headers.authorization) throw new DomainError('UNAUTHORIZED', 'a bearer token is required');
   if (!BEARER.test(request.headers.authorization))
     throw new DomainError('UNAUTHORIZED', 'malformed Authorization header');
@@ -68,8 +75,12 @@ async function authenticate(request: FastifyRequest, users: IdentityOptions['use
   } catch {
     throw invalidToken();
   }
-  const { sub, iat } = request.user as AccessClaims & { iat?: unknown };
-  if (typeof sub !== 'string' || !UUID.test(sub) || typeof iat !== 'number') throw invalidToken();
+  const { sub, iat, exp } = request.user as AccessClaims & { iat?: unknown; exp?: unknown };
+  if (typeof sub !== 'string' || !UUID.test(sub) || typeof iat !== 'number' || typeof exp !== 'number')
+    throw invalidToken();
+  // Never issued by the shop: dated in the future (it would outlive a take-over) or longer-lived than its tokens.
+  if (iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS || exp - iat > ttlSeconds + CLOCK_SKEW_SECONDS)
+    throw invalidToken();
   const access = await users.findAccess(sub.toLowerCase());
   if (!access) throw new DomainError('UNAUTHORIZED', 'the account of this token no longer exists');
   // `iat` has whole seconds: a token of the very second of a take-over is still honoured.
@@ -92,20 +103,20 @@ export const identityPlugin = fp(async (app: FastifyInstance, options: IdentityO
   }));
 
   app.decorate('requireUser', async (request: FastifyRequest) => {
-    await authenticate(request, options.users);
+    await authenticate(request, options.users, options.accessTokenTtlSeconds);
     request.owner = { kind: 'user', userId: request.user.sub };
   });
 
   app.decorate('requireAdmin', async (request: FastifyRequest) => {
     // The role as the account has it now, not as the token says.
-    if ((await authenticate(request, options.users)) !== 'admin')
+    if ((await authenticate(request, options.users, options.accessTokenTtlSeconds)) !== 'admin')
       throw new DomainError('FORBIDDEN', 'this route is for administrators');
   });
 
   /** A user when a bearer token comes (it wins), else a live guest session, else 401 SESSION_REQUIRED. */
   app.decorate('requireOwner', async (request: FastifyRequest) => {
     if (request.headers.authorization) {
-      await authenticate(request, options.users);
+      await authenticate(request, options.users, options.accessTokenTtlSeconds);
       request.owner = { kind: 'user', userId: request.user.sub };
       return;
     }

@@ -101,8 +101,10 @@ function refuseUnfitStrings(request: FastifyRequest): void {
   ] as const) {
     const found = findUnfitString(value);
     if (found) {
-      const field = found.field || part;
-      throw new DomainError('VALIDATION_FAILED', `${part}.${field} ${found.reason}`, { field });
+      // A path parameter named `*` (a static folder's wildcard) is the path itself to a client.
+      const field = found.field === '*' ? 'path' : found.field || part;
+      const where = found.field ? `${part}.${field}` : part;
+      throw new DomainError('VALIDATION_FAILED', `${where} ${found.reason}`, { field });
     }
   }
 }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { RegisterUserInput, SignedIn } from '../../../application/register-user.js';
+import { normalizeEmail } from '../../../domain/user.js';
 import type { Logger } from '../../../ports/logger.js';
 import { takeAttempt, type AttemptLimits } from '../attempt-limits.js';
 import { MergeReportSchema } from '../cart-schemas.js';
@@ -41,6 +42,15 @@ const GuestSessionHeader = Type.Object({
     }),
   ),
 });
+
+/** The e-mail as sign-in compares it (NFC, lower case), so spellings of one account share one count. */
+function loginKeyOf(email: string): string {
+  try {
+    return normalizeEmail(email);
+  } catch {
+    return email.normalize('NFC').trim().toLowerCase();
+  }
+}
 
 /** The guest session to merge: `X-Session-Id` without a bearer token (with one, the user owns the request). */
 function guestSessionToMerge(request: FastifyRequest): string | undefined {
@@ -109,7 +119,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
           hook: 'preHandler',
           keyGenerator: (request) => {
             const email = (request.body as { email?: unknown } | undefined)?.email;
-            return `login:${request.ip}:${typeof email === 'string' ? email.trim().toLowerCase() : ''}`;
+            return `login:${request.ip}:${typeof email === 'string' ? loginKeyOf(email) : ''}`;
           },
         },
       },
