@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type PgBoss from 'pg-boss';
 import { sql } from 'kysely';
 import { buildApp } from '../adapters/http/app.js';
+import type { RedisGuard } from '../adapters/redis/redis-guard.js';
 import { createAttemptLimiter } from '../adapters/redis/attempt-limiter.js';
 import { createRateLimitStore } from '../adapters/redis/rate-limit-store.js';
 import { PgBossOutboxMonitor } from '../adapters/jobs/outbox-monitor.js';
@@ -31,6 +32,8 @@ export interface Shop {
   boss: PgBoss;
   cache: Cache;
   redis?: Redis;
+  /** The one breaker of this process's Redis calls (absent without Redis). */
+  redisGuard?: RedisGuard;
   uow: UnitOfWork;
   passwordHasher: PasswordHasher;
   useCases: ShopUseCases;
@@ -71,6 +74,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
     if (infra.runsWorkers) {
       await startWorkers({
         boss: infra.boss,
+        redisAvailability: infra.redisGuard,
         createQueue: infra.createQueue,
         outbox: infra.outbox,
         delivery: {
@@ -111,6 +115,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
             points: config.authRateLimitPerIp,
             windowSeconds: 60,
             redis: infra.redis,
+            guard: infra.redisGuard,
             pool: infra.pool,
             logger: infra.logger,
           }),
@@ -119,11 +124,17 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
             points: config.guestSessionRateLimitPerIp,
             windowSeconds: 60,
             redis: infra.redis,
+            guard: infra.redisGuard,
             pool: infra.pool,
             logger: infra.logger,
           }),
         },
-        rateLimitStore: createRateLimitStore({ redis: infra.redis, pool: infra.pool, logger: infra.logger }),
+        rateLimitStore: createRateLimitStore({
+          redis: infra.redis,
+          guard: infra.redisGuard,
+          pool: infra.pool,
+          logger: infra.logger,
+        }),
         health: {
           postgres: async () => (await sql`SELECT 1`.execute(infra.db), true),
           redis: () => infra.cache.health(),
@@ -141,6 +152,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
       boss: infra.boss,
       cache: infra.cache,
       redis: infra.redis,
+      redisGuard: infra.redisGuard,
       uow: infra.uow,
       passwordHasher: features.identity.passwordHasher,
       useCases: features.useCases,

@@ -23,6 +23,9 @@ import { PostgresGcraStore } from '../adapters/postgres/postgres-gcra-store.js';
 import { createReaders, type Readers } from '../adapters/postgres/repositories.js';
 import { FallbackLock } from '../adapters/redis/fallback-lock.js';
 import { NoopCache } from '../adapters/redis/noop-cache.js';
+import { pendingInvalidationsReader } from '../adapters/jobs/outbox-monitor.js';
+import { CacheTrust } from '../adapters/redis/cache-trust.js';
+import { RedisGuard } from '../adapters/redis/redis-guard.js';
 import { RedisCache } from '../adapters/redis/redis-cache.js';
 import { createRedisClient } from '../adapters/redis/redis-client.js';
 import { RedisSyncProgressBoard } from '../adapters/redis/redis-sync-progress-board.js';
@@ -69,6 +72,8 @@ export interface Infrastructure {
   pool: pg.Pool;
   db: Db;
   redis?: Redis;
+  /** The one circuit breaker of this process's Redis calls (absent without Redis). */
+  redisGuard?: RedisGuard;
   cache: Cache;
   boss: PgBoss;
   /** Creates a pg-boss queue unless it exists, one process at a time. */
@@ -119,14 +124,27 @@ export async function openInfrastructure(
     await migrateToLatest(db);
 
     let redis: Redis | undefined;
+    let redisGuard: RedisGuard | undefined;
+    // Set once pg-boss (where pending invalidations are read) is up; until then the cache is trusted.
+    let cacheTrust: CacheTrust | undefined;
     let cache: Cache = new NoopCache();
     if (config.redisUrl) {
       const client = createRedisClient(config.redisUrl, { keyPrefix: config.redisKeyPrefix, logger });
       redis = client;
       shutdown.add(() => client.quit().catch(() => client.disconnect()));
-      const redisCache = new RedisCache(client, { logger });
-      shutdown.add(async () => redisCache.shutdown());
-      cache = redisCache;
+      // One guard for every Redis call of the process: what the cache learns, the limits and locks know.
+      const guard = new RedisGuard({ logger, probe: () => client.ping() });
+      redisGuard = guard;
+      shutdown.add(async () => guard.shutdown());
+      cache = new RedisCache(client, {
+        logger,
+        guard,
+        trust: {
+          get trusted() {
+            return cacheTrust?.trusted ?? true;
+          },
+        },
+      });
     } else {
       logger.warn('REDIS_URL is unset: running without a cache; locks and rate limits use PostgreSQL');
     }
@@ -151,6 +169,16 @@ export async function openInfrastructure(
     const createQueue = serialisedQueueCreation(boss, db);
     await createOutboxQueues(createQueue, outbox);
     await createSyncQueues(createQueue);
+    if (redisGuard) {
+      const trust = new CacheTrust({
+        guard: redisGuard,
+        pendingInvalidations: pendingInvalidationsReader(boss, outbox),
+        logger,
+      });
+      trust.start();
+      shutdown.add(async () => trust.stop());
+      cacheTrust = trust;
+    }
 
     let mailer: Mailer = options.mailer ?? new LogMailer(logger);
     if (!options.mailer && config.smtpUrl) {
@@ -162,10 +190,14 @@ export async function openInfrastructure(
     const wakeups = new WorkerWakeups(boss);
     const postgresLock = new PostgresAdvisoryLock(pool, { logger });
     const lock: Lock = redis
-      ? new FallbackLock({ postgres: postgresLock, redis: new RedlockLock(redis, { logger }), logger })
+      ? new FallbackLock({
+          postgres: postgresLock,
+          redis: new RedlockLock(redis, { logger, guard: redisGuard }),
+          logger,
+        })
       : postgresLock;
     const progress: SyncProgressBoard = redis
-      ? new RedisSyncProgressBoard(redis)
+      ? new RedisSyncProgressBoard(redis, redisGuard)
       : { publish: async () => {} };
     const metrics = createShopMetrics();
     // One G2A rate for every process of the shop, counted where they all meet: the database.
@@ -187,6 +219,7 @@ export async function openInfrastructure(
       pool,
       db,
       redis,
+      redisGuard,
       cache,
       boss,
       createQueue,

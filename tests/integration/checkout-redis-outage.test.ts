@@ -206,7 +206,11 @@ it('checks out while Redis is partitioned, hung or stopped; the stale order list
   // 2. Hung: the port stays open, Redis answers nothing. The worker runs from now on: it fails to deliver
   // and keeps the message until Redis answers.
   expect(await orderIds(headers)).toEqual([first]);
-  await waitFor(async () => (await cachedOrders(userId))?.includes(first), 'the one-order list is cached');
+  // Reads fill the list once the cache is trusted again (every invalidation pending from the outage applied).
+  await waitFor(async () => {
+    await orderIds(headers);
+    return (await cachedOrders(userId))?.includes(first);
+  }, 'the one-order list is cached');
   redis.freeze();
   const second = await quickCheckout(headers, game);
   expect(await pendingListInvalidations(userId)).toBeGreaterThan(0);
@@ -217,7 +221,10 @@ it('checks out while Redis is partitioned, hung or stopped; the stale order list
   expect(await orderIds(headers)).toEqual([second, first]);
 
   // 3. Stopped: connections refused until it starts again (empty).
-  await waitFor(async () => (await cachedOrders(userId))?.includes(second), 'the two-order list is cached');
+  await waitFor(async () => {
+    await orderIds(headers);
+    return (await cachedOrders(userId))?.includes(second);
+  }, 'the two-order list is cached');
   await redis.stop();
   const third = await quickCheckout(headers, game);
   expect(await pendingListInvalidations(userId)).toBeGreaterThan(0);

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CacheRef } from '../../src/ports/cache.js';
 import { createRedisClient } from '../../src/adapters/redis/redis-client.js';
+import { RedisGuard } from '../../src/adapters/redis/redis-guard.js';
 import { RedisCache } from '../../src/adapters/redis/redis-cache.js';
 import { redisUrl, uniqueRedisPrefix } from '../support/services.js';
 import { deferred } from '../support/deferred.js';
@@ -13,16 +14,20 @@ describe('RedisCache', () => {
   let redis: Redis;
   let raw: Redis;
   let cache: RedisCache;
+  let guard: RedisGuard;
 
   beforeAll(async () => {
     redis = createRedisClient(redisUrl(), { keyPrefix: prefix });
     raw = new Redis(redisUrl());
     await waitFor(async () => (redis.status === 'ready' ? true : undefined), 'redis');
-    cache = new RedisCache(redis);
+    // A generous bound: 1,200 reads fired at once on a busy machine are a test of chunking, not of the guard.
+    guard = new RedisGuard({ callTimeoutMs: 2_000 });
+    cache = new RedisCache(redis, { guard });
   });
 
   afterAll(async () => {
     cache.shutdown();
+    guard.shutdown();
     const leftovers = await raw.keys(`${prefix}*`);
     if (leftovers.length > 0) await raw.del(...leftovers);
     redis.disconnect();

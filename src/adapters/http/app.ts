@@ -4,7 +4,12 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../../ports/clock.js';
 import type { OutboxMonitor } from '../../ports/outbox.js';
@@ -117,7 +122,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     // Off, so that `genReqId` sees every request: with a header name set, Fastify takes any value it carries.
     requestIdHeader: false,
     // One line per request, written when it is answered (below), with secret query values redacted.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

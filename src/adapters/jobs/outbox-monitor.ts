@@ -64,3 +64,28 @@ export class PgBossOutboxMonitor implements OutboxMonitor {
     };
   }
 }
+
+/** The oldest cache invalidation not yet applied, and the database's clock, both in epoch milliseconds. */
+export interface PendingInvalidations {
+  oldestCreatedMs: number | null;
+  nowMs: number;
+}
+
+/** Reads how far behind the delivery of cache invalidations is (one indexed query on the cache queue). */
+export function pendingInvalidationsReader(
+  boss: PgBoss,
+  registry: OutboxRegistry,
+): () => Promise<PendingInvalidations> {
+  const queue = registry['cache.invalidate'].queue;
+  return async () => {
+    const result = await boss.getDb().executeSql(
+      `SELECT (extract(epoch FROM min(created_on)) * 1000)::float8 AS oldest,
+              (extract(epoch FROM now()) * 1000)::float8 AS now
+       FROM ${PG_BOSS_SCHEMA}.job
+       WHERE name = $1 AND state < 'completed'`,
+      [queue],
+    );
+    const row = (result.rows as { oldest: number | null; now: number }[])[0]!;
+    return { oldestCreatedMs: row.oldest === null ? null : Number(row.oldest), nowMs: Number(row.now) };
+  };
+}

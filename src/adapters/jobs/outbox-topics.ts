@@ -42,6 +42,11 @@ export interface OutboxTopicEntry<T extends OutboxTopic> {
    * idempotent: a message may come again after a crash or an expiry.
    */
   deliver(messages: OutboxMessage<T>[], deps: OutboxDeliveryDeps): Promise<Map<string, Error>>;
+  /**
+   * Delivered through Redis: a process whose Redis guard is open stops taking these messages until it closes,
+   * so that processes that reach Redis deliver them at once instead of after failed attempts here.
+   */
+  needsRedis?: boolean;
   /** Payload fields dropped once the message was delivered: they carry secrets nobody needs afterwards. */
   scrubAfterDelivery?: readonly (keyof OutboxTopics[T] & string)[];
   /**
@@ -69,11 +74,12 @@ export function outboxRegistry(settings: OutboxSettings): OutboxRegistry {
   return {
     'cache.invalidate': {
       queue: 'outbox-cache',
-      // Never dead: a stale entry must go however long Redis is away, and a retry against an open circuit
-      // costs microseconds.
+      needsRedis: true,
+      // Never dead: a stale entry must go however long Redis is away. A failed message is due again at once,
+      // for whichever process reaches Redis: one that does not has stopped taking these (`needsRedis`).
       delivery: delivery('cache.invalidate', {
         retryLimit: 1_000_000,
-        retryDelaySeconds: 2,
+        retryDelaySeconds: 0,
         retryBackoff: false,
         expireInSeconds: 60,
         batchSize: 50,

@@ -35,27 +35,67 @@ export async function createOutboxQueues(createQueue: CreateQueue, registry: Out
  * completed (and scrubbed), failed ones handed back to pg-boss, which retries them with the topic's backoff or,
  * past the last attempt, keeps them as `failed` for inspection.
  */
+/** Whether Redis answers this process now, and its changes (the process's Redis guard). */
+export interface RedisAvailability {
+  readonly isOpen: boolean;
+  onChange(listener: (state: 'closed' | 'open' | 'halfOpen') => void): () => void;
+}
+
 export async function startOutboxWorkers(deps: {
   boss: PgBoss;
   registry: OutboxRegistry;
   deliveryDeps: OutboxDeliveryDeps;
   wakeups: WorkerWakeups;
   logger: Logger;
+  redis?: RedisAvailability;
 }): Promise<void> {
   for (const topic of outboxTopicNames(deps.registry)) {
     const entry = deps.registry[topic] as OutboxTopicEntry<OutboxTopic>;
     const log = deps.logger.child({ operation: `outbox.${topic}` });
-    for (let worker = 0; worker < (entry.delivery.workers ?? 1); worker++) {
-      const workerId = await deps.boss.work<object>(
-        entry.queue,
-        {
-          batchSize: entry.delivery.batchSize,
-          pollingIntervalSeconds: POLLING_INTERVAL_SECONDS,
-          includeMetadata: true,
-        },
-        (jobs) => deliverBatch(deps, entry, jobs, log),
-      );
-      deps.wakeups.register(entry.queue, workerId);
+    const subscribe = async () => {
+      for (let worker = 0; worker < (entry.delivery.workers ?? 1); worker++) {
+        const workerId = await deps.boss.work<object>(
+          entry.queue,
+          {
+            batchSize: entry.delivery.batchSize,
+            pollingIntervalSeconds: POLLING_INTERVAL_SECONDS,
+            includeMetadata: true,
+          },
+          (jobs) => deliverBatch(deps, entry, jobs, log),
+        );
+        deps.wakeups.register(entry.queue, workerId);
+      }
+    };
+    const { redis } = deps;
+    if (!entry.needsRedis || !redis) {
+      await subscribe();
+      continue;
+    }
+    // Paused while this process cannot reach Redis; changes are applied one after another.
+    let working = false;
+    let change = Promise.resolve();
+    const apply = async (state: 'closed' | 'open' | 'halfOpen') => {
+      if (state === 'open' && working) {
+        working = false;
+        deps.wakeups.unregister(entry.queue);
+        await deps.boss.offWork(entry.queue);
+        log.warn({ outcome: 'paused' }, 'outbox worker paused: redis does not answer this process');
+      } else if (state === 'closed' && !working) {
+        working = true;
+        await subscribe();
+        log.info({ outcome: 'resumed' }, 'outbox worker resumed: redis answers again');
+      }
+    };
+    redis.onChange((state) => {
+      change = change
+        .then(() => apply(state))
+        .catch((error: unknown) => {
+          log.error({ err: error }, 'outbox worker could not be paused or resumed');
+        });
+    });
+    if (!redis.isOpen) {
+      working = true;
+      await subscribe();
     }
   }
 }

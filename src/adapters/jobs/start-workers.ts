@@ -9,7 +9,7 @@ export const FULFILMENT_RECONCILE_QUEUE = 'fulfilment-reconcile';
 /** Every minute: a unit whose worker died or whose message was lost waits at most its lease plus a minute. */
 export const FULFILMENT_RECONCILE_CRON = '* * * * *';
 import type { OutboxDeliveryDeps, OutboxRegistry } from './outbox-topics.js';
-import { startOutboxWorkers } from './outbox-worker.js';
+import { startOutboxWorkers, type RedisAvailability } from './outbox-worker.js';
 import { startSyncWorkers } from './sync-workers.js';
 import type { WorkerWakeups } from './worker-wakeups.js';
 import type { CreateQueue } from './create-queue.js';
@@ -21,6 +21,8 @@ export interface WorkerDeps {
   delivery: OutboxDeliveryDeps;
   wakeups: WorkerWakeups;
   logger: Logger;
+  /** This process's Redis guard: workers of messages delivered through Redis pause while it is open. */
+  redisAvailability?: RedisAvailability;
   /** Registers the cron schedules (syncs, cleanups); off in tests. */
   schedules: boolean;
   runSync(input: { runId: string; finalAttempt: boolean }): Promise<RunSyncOutcome>;
@@ -38,6 +40,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<void> {
     deliveryDeps: deps.delivery,
     wakeups: deps.wakeups,
     logger: deps.logger,
+    redis: deps.redisAvailability,
   });
   await startSyncWorkers(deps);
   await startHousekeeping(deps);

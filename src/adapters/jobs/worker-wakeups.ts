@@ -13,6 +13,11 @@ export class WorkerWakeups {
     this.workers.set(queue, [...(this.workers.get(queue) ?? []), workerId]);
   }
 
+  /** Forgets the workers of a queue (they were stopped). */
+  unregister(queue: string): void {
+    this.workers.delete(queue);
+  }
+
   wake(queues: Iterable<string>): void {
     for (const queue of queues) {
       for (const id of this.workers.get(queue) ?? []) this.boss.notifyWorker(id);

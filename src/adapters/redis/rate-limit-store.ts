@@ -1,14 +1,16 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
-import CircuitBreaker from 'opossum';
 import type { Pool } from 'pg';
 import type { Logger } from '../../ports/logger.js';
 import { LuaScript } from './lua-script.js';
+import { RedisGuard } from './redis-guard.js';
 import { createThrottledWarning } from './throttled-warning.js';
 
 export interface RateLimitStoreDeps {
   /** Counts in Redis while it answers; absent or unreachable, counts go to Postgres. */
   redis?: Redis;
+  /** The process's one guard of Redis calls; without it the store keeps one of its own. */
+  guard?: RedisGuard;
   pool: Pool;
   logger?: Logger;
   /** How often, at most, expired Postgres counters are swept. */
@@ -32,10 +34,6 @@ interface Count {
 }
 
 const DEFAULT_WINDOW_MS = 60_000;
-// After Redis failed, requests count in Postgres for this long before one tries Redis again.
-const BREAKER_RESET_MS = 2_000;
-// Just above the Redis client's command timeout.
-const BREAKER_TIMEOUT_MS = 300;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 const PRUNE_BATCH = 1_000;
 
@@ -81,12 +79,7 @@ export function createRateLimitStore(deps: RateLimitStoreDeps): FastifyRateLimit
   const warn = createThrottledWarning(deps.logger);
   const pruneIntervalMs = deps.pruneIntervalMs ?? PRUNE_INTERVAL_MS;
   let lastPrunedAt = Date.now();
-  const breaker = new CircuitBreaker((operation: () => Promise<unknown>) => operation(), {
-    timeout: BREAKER_TIMEOUT_MS,
-    resetTimeout: BREAKER_RESET_MS,
-    errorThresholdPercentage: 50,
-    volumeThreshold: 3,
-  });
+  const guard = deps.guard ?? new RedisGuard({ logger: deps.logger });
 
   async function countInRedis(
     redis: Redis,
@@ -95,7 +88,7 @@ export function createRateLimitStore(deps: RateLimitStoreDeps): FastifyRateLimit
     max: number,
     restart: boolean,
   ): Promise<Count> {
-    const [current, ttl] = (await breaker.fire(() =>
+    const [current, ttl] = (await guard.run(() =>
       INCREMENT.run(redis, [`rate-limit:${key}`], [windowMs, max, restart ? '1' : '0']),
     )) as [number, number];
     return { current, ttl };
@@ -127,7 +120,7 @@ export function createRateLimitStore(deps: RateLimitStoreDeps): FastifyRateLimit
 
   async function count(key: string, windowMs: number, max: number, restart: boolean): Promise<Count> {
     const { redis } = deps;
-    if (redis && redis.status === 'ready') {
+    if (redis && redis.status === 'ready' && !guard.isOpen) {
       try {
         return await countInRedis(redis, key, windowMs, max, restart);
       } catch (error) {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import CircuitBreaker from 'opossum';
 import type { Redis } from 'ioredis';
 import type {
   Cache,
@@ -11,28 +10,25 @@ import type {
 } from '../../ports/cache.js';
 import type { Logger } from '../../ports/logger.js';
 import { LuaScript } from './lua-script.js';
+import { RedisGuard } from './redis-guard.js';
 import { createThrottledWarning, type ThrottledWarning } from './throttled-warning.js';
 
 export interface RedisCacheOptions {
   logger?: Logger;
   /** How long a missed entry waits for its fill; a slower load only loses its fill. */
   pendingFillSeconds?: number;
-  breaker?: {
-    /** Bound on one cache call, above the client's command timeout. */
-    timeoutMs?: number;
-    /** How long the breaker stays open before it lets one trial call through. */
-    resetTimeoutMs?: number;
-    errorThresholdPercentage?: number;
-    volumeThreshold?: number;
-  };
+  /** The process's one guard of Redis calls; without it the cache keeps one of its own. */
+  guard?: RedisGuard;
+  /** Whether entries may be read now (no invalidation waiting that should have removed them); always, without. */
+  trust?: { readonly trusted: boolean };
+  /** For a guard of its own: how long it stays open before it lets one trial call through. */
+  breaker?: { resetTimeoutMs?: number };
   /** For tests: the jitter source, 0 ≤ random() < 1. */
   random?: () => number;
 }
 
 // Long enough for any load to finish; short, because every miss (an unknown id too) leaves one behind.
 const PENDING_FILL_SECONDS = 30;
-// How long reads skip Redis after it failed, before one call tries it again.
-const BREAKER_RESET_MS = 2_000;
 const TTL_JITTER = 0.1;
 // Keeps one invalidation script short enough not to stall Redis for other clients.
 const INVALIDATION_CHUNK = 500;
@@ -128,11 +124,14 @@ function memberKeyAround(family: CacheFamily, member: string): { before: string;
  * Behind a circuit breaker: while Redis is unreachable reads go straight to `load`, invalidations reject.
  */
 export class RedisCache implements Cache {
-  private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
+  private readonly guardian: RedisGuard;
+  private readonly ownsGuard: boolean;
   private readonly warn: ThrottledWarning;
   private readonly pendingFillMs: number;
   private readonly random: () => number;
+  private readonly trust: { readonly trusted: boolean } | undefined;
   private hitCount = 0;
+  private bypassCount = 0;
   private missCount = 0;
   private fillRejectionCount = 0;
   private failureCount = 0;
@@ -146,13 +145,11 @@ export class RedisCache implements Cache {
     this.warn = createThrottledWarning(options.logger);
     this.pendingFillMs = (options.pendingFillSeconds ?? PENDING_FILL_SECONDS) * 1000;
     this.random = options.random ?? Math.random;
-    this.breaker = new CircuitBreaker((operation: () => Promise<unknown>) => operation(), {
-      // The client's command timeout bounds every call already; a second timer per call would only cost.
-      timeout: options.breaker?.timeoutMs ?? false,
-      resetTimeout: options.breaker?.resetTimeoutMs ?? BREAKER_RESET_MS,
-      errorThresholdPercentage: options.breaker?.errorThresholdPercentage ?? 50,
-      volumeThreshold: options.breaker?.volumeThreshold ?? 3,
-    });
+    this.trust = options.trust;
+    this.ownsGuard = options.guard === undefined;
+    this.guardian =
+      options.guard ??
+      new RedisGuard({ logger: options.logger, resetTimeoutMs: options.breaker?.resetTimeoutMs });
   }
 
   get hits(): number {
@@ -161,6 +158,11 @@ export class RedisCache implements Cache {
 
   get misses(): number {
     return this.missCount;
+  }
+
+  /** Reads answered without the cache because invalidations were waiting to be applied. */
+  get bypasses(): number {
+    return this.bypassCount;
   }
 
   /** Fills refused because an invalidation came between the miss and the fill. */
@@ -189,6 +191,10 @@ export class RedisCache implements Cache {
     ttlSeconds: number,
     load: () => Promise<T>,
   ): Promise<{ json: string } | { value: T }> {
+    if (this.trust && !this.trust.trusted) {
+      this.bypassCount += 1;
+      return { value: await load() };
+    }
     let miss: Miss;
     try {
       const lookup = await this.guard(() => this.lookup(ref));
@@ -232,9 +238,9 @@ export class RedisCache implements Cache {
     }
   }
 
-  /** Stops the breaker's timers; the client belongs to whoever created it. */
+  /** Stops the timers of a guard of its own; the client and a shared guard belong to whoever created them. */
   shutdown(): void {
-    this.breaker.shutdown();
+    if (this.ownsGuard) this.guardian.shutdown();
   }
 
   /** Unique across processes (a random prefix per cache) without a random draw per read. */
@@ -244,7 +250,7 @@ export class RedisCache implements Cache {
   }
 
   private guard<R>(operation: () => Promise<R>): Promise<R> {
-    return this.breaker.fire(operation) as Promise<R>;
+    return this.guardian.run(operation);
   }
 
   private async lookup(ref: CacheRef): Promise<Lookup> {

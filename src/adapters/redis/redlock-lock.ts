@@ -1,5 +1,6 @@
 import Redlock, { ExecutionError, ResourceLockedError, type Lock as RedlockHandle } from 'redlock';
 import type { Redis } from 'ioredis';
+import type { RedisGuard } from './redis-guard.js';
 import { LockBusyError, type Lock } from '../../ports/lock.js';
 import type { Logger } from '../../ports/logger.js';
 import { runHoldingLease, type LeaseSource, type LockLease } from '../lock-lease.js';
@@ -12,6 +13,11 @@ export interface RedlockLockOptions {
   /** Delay between extension attempts while Redis does not answer. */
   extensionRetryMs?: number;
   logger?: Logger;
+  /**
+   * The process's guard of Redis calls: while it is open the lock is unavailable at once. An acquisition is not
+   * cut short by the guard's bound, since one that succeeded after being given up would hold the lock unseen.
+   */
+  guard?: Pick<RedisGuard, 'isOpen'>;
 }
 
 const LEASE_MS = 30_000;
@@ -37,6 +43,7 @@ export class RedlockLock implements Lock, LeaseSource {
   private readonly extendAheadMs: number;
   private readonly extensionRetryMs: number;
   private readonly logger: Logger | undefined;
+  private readonly guard: Pick<RedisGuard, 'isOpen'> | undefined;
 
   constructor(redis: Redis, options: RedlockLockOptions = {}) {
     // A held lock must fail at once: the caller skips its run rather than queueing behind another.
@@ -45,6 +52,7 @@ export class RedlockLock implements Lock, LeaseSource {
     this.extendAheadMs = options.extendAheadMs ?? Math.min(EXTEND_AHEAD_MS, Math.floor(this.leaseMs / 3));
     this.extensionRetryMs = options.extensionRetryMs ?? Math.min(EXTENSION_RETRY_MS, this.extendAheadMs / 4);
     this.logger = options.logger;
+    this.guard = options.guard;
   }
 
   async withLock<T>(resource: string, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -52,6 +60,7 @@ export class RedlockLock implements Lock, LeaseSource {
   }
 
   async acquire(resource: string): Promise<LockLease> {
+    if (this.guard?.isOpen) throw new Error(`redis lock ${resource} is unavailable: redis is not answering`);
     let handle: RedlockHandle;
     try {
       handle = await this.redlock.acquire([resource], this.leaseMs);
