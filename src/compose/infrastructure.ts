@@ -24,6 +24,7 @@ import { createReaders, type Readers } from '../adapters/postgres/repositories.j
 import { FallbackLock } from '../adapters/redis/fallback-lock.js';
 import { NoopCache } from '../adapters/redis/noop-cache.js';
 import { pendingInvalidationsReader } from '../adapters/jobs/outbox-monitor.js';
+import { SharedWakeups } from '../adapters/postgres/shared-wakeups.js';
 import { CacheTrust } from '../adapters/redis/cache-trust.js';
 import { RedisGuard } from '../adapters/redis/redis-guard.js';
 import { RedisCache } from '../adapters/redis/redis-cache.js';
@@ -188,6 +189,9 @@ export async function openInfrastructure(
     }
 
     const wakeups = new WorkerWakeups(boss);
+    const sharedWakeups = new SharedWakeups(databaseUrl, pool, logger);
+    shutdown.add(() => sharedWakeups.close());
+    if (runsWorkers) await sharedWakeups.listen(wakeups);
     const postgresLock = new PostgresAdvisoryLock(pool, { logger });
     const lock: Lock = redis
       ? new FallbackLock({
@@ -225,7 +229,15 @@ export async function openInfrastructure(
       createQueue,
       outbox,
       wakeups,
-      uow: new KyselyUnitOfWork({ db, boss, registry: outbox, cache, wakeups, logger }),
+      uow: new KyselyUnitOfWork({
+        db,
+        boss,
+        registry: outbox,
+        cache,
+        wakeups,
+        logger,
+        onDeferred: (queue) => sharedWakeups.notify(queue),
+      }),
       readers: createReaders(db),
       mailer,
       lock,

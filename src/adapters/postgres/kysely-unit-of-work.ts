@@ -26,6 +26,11 @@ export interface KyselyUnitOfWorkDeps {
   cache: Cache;
   wakeups: WorkerWakeups;
   logger: Logger;
+  /**
+   * Called with a topic's queue when its after-commit step failed here (Redis unreachable from this process):
+   * the shop wakes that queue's workers in every process, so one that reaches Redis delivers it at once.
+   */
+  onDeferred?: (queue: string) => void;
 }
 
 export class KyselyUnitOfWork implements UnitOfWork {
@@ -96,6 +101,7 @@ export class KyselyUnitOfWork implements UnitOfWork {
             }),
           ]);
         } catch (error) {
+          this.deps.onDeferred?.(entry.queue);
           this.deps.logger.debug(
             {
               operation: topic,
