@@ -79,6 +79,9 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /** Reads and validates the environment; throws one `ConfigError` naming every bad variable. */
+/** How long the sync lock outlives a holder that died, in Redis (`RedlockLock`'s lease). */
+const SYNC_LOCK_LEASE_SECONDS = 30;
+
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -240,6 +243,12 @@ export function loadConfig(env: Env = process.env): Config {
     simulatorProducts: integer('G2A_SIMULATOR_PRODUCTS', 500, 0, 1_000_000),
     warnings,
   };
+  // A run whose heartbeat went stale is resumed by the next trigger; with Redis, the dead holder's lock lease
+  // must have run out by then, or the resume would meet the lock and find nothing to do.
+  if (redisUrl && config.syncStaleAfterMs < SYNC_LOCK_LEASE_SECONDS * 1000)
+    problems.push(
+      `SYNC_STALE_AFTER_SECONDS must be at least ${SYNC_LOCK_LEASE_SECONDS} with REDIS_URL (the sync lock's lease in Redis)`,
+    );
   if (production && config.bcryptCost < 10) problems.push('BCRYPT_COST must be at least 10 in production');
   if (production && !smtpUrl)
     problems.push('SMTP_URL is required in production (e-mails would only be logged)');

@@ -49,10 +49,18 @@ export async function runSync(
     });
   } catch (error) {
     if (!(error instanceof LockBusyError)) throw error;
-    await deps.uow.run((scope) =>
-      scope.syncRuns.skip(input.runId, `${SYNC_LOCK} is held by another worker`, deps.clock.now()),
+    // A queued run is skipped; a run being resumed (a dead worker's, whose lock lease has not run out yet) is
+    // released as it was, stale at once, so the next trigger or scheduled run resumes it.
+    await deps.uow.run(async (scope) => {
+      await scope.syncRuns.skip(input.runId, `${SYNC_LOCK} is held by another worker`, deps.clock.now());
+      await scope.syncRuns.release(input.runId);
+    });
+    log.warn(
+      { operation: `sync.${known.kind}`, outcome: 'skipped', resumable: known.status === 'running' },
+      known.status === 'running'
+        ? 'sync lock is held; run left to resume later'
+        : 'sync lock is held; run skipped',
     );
-    log.warn({ operation: `sync.${known.kind}`, outcome: 'skipped' }, 'sync lock is held; run skipped');
     return 'skipped';
   }
 }

@@ -350,6 +350,23 @@ describe('runSync', () => {
     expect(logger.at('warn')[0]?.fields).toMatchObject({ outcome: 'skipped', runId });
   });
 
+  it('leaves a run it was resuming resumable when the sync lock is held elsewhere, never stranded', async () => {
+    const { queue, deps, lock, g2a, syncRuns, runs, clock } = setup();
+    const runId = await queue('stock');
+    // A run a worker had started and died with: running, its heartbeat recent, its lock lease not yet out.
+    await runs((repository) => repository.start(runId, clock.now(), STALE_AFTER_MS));
+    const release = lock.holdElsewhere(SYNC_LOCK);
+
+    expect(await runSync(deps, { runId, finalAttempt: false })).toBe('skipped');
+    release();
+
+    expect(await syncRuns.findById(runId)).toMatchObject({ status: 'running' });
+    expect(await runs((repository) => repository.heartbeatOf(runId))).toEqual(new Date(0));
+    expect(g2a.listQueries).toEqual([]);
+    // The next attempt (a re-trigger, the scheduler) resumes and finishes it.
+    expect(await runSync(deps, { runId, finalAttempt: false })).toBe('finished');
+  });
+
   it('fails the run at once on a permanent G2A error, even before the final attempt', async () => {
     const { queue, deps, g2a, syncRuns, progress, catalog } = setup();
     const runId = await queue('catalog');

@@ -50,6 +50,13 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses a sync stale-after below the Redis lock lease when Redis is used, and allows it without Redis', () => {
+    const problems = problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379', SYNC_STALE_AFTER_SECONDS: '10' });
+    expect(problems.join('\n')).toMatch(/SYNC_STALE_AFTER_SECONDS must be at least 30 with REDIS_URL/);
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379', SYNC_STALE_AFTER_SECONDS: '30' })).toEqual([]);
+    expect(problemsOf({ SYNC_STALE_AFTER_SECONDS: '1' })).toEqual([]);
+  });
+
   it('refuses missing or weak secrets in production and never falls back to the simulator there', () => {
     const problems = problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'short', BCRYPT_COST: '4' });
     expect(problems.join('\n')).toMatch(/JWT_SECRET must be at least 32 characters/);
