@@ -30,25 +30,33 @@ async function main(): Promise<void> {
   // not the process.
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
-  const shop = await createShop(config, { role, logger });
-  if (shop.app) {
-    const address = await shop.app.listen({ port: config.port, host: config.host });
-    logger.info({ role, address }, `Keyshop is up; Swagger UI at ${config.publicUrl}/docs`);
-  } else {
-    logger.info({ role }, 'Keyshop worker is up');
-  }
-
-  let stopping = false;
+  // Listened for from the start: a stop asked for while the shop is still starting runs once it has started.
+  let shop: Awaited<ReturnType<typeof createShop>> | undefined;
+  let stopping: string | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;
-    stopping = true;
+    stopping = signal;
     logger.info({ signal }, 'shutting down');
+    if (!shop) return;
     await shop.close();
     logger.info('stopped');
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+
+  shop = await createShop(config, { role, logger });
+  if (stopping) {
+    await shop.close();
+    logger.info('stopped');
+    process.exit(0);
+  }
+  if (shop.app) {
+    const address = await shop.app.listen({ port: config.port, host: config.host });
+    logger.info({ role, address }, `Keyshop is up; Swagger UI at ${config.publicUrl}/docs`);
+  } else {
+    logger.info({ role }, 'Keyshop worker is up');
+  }
 }
 
 main().catch((error: unknown) => {

@@ -19,6 +19,35 @@ export interface RunSyncDeps {
   logger: Logger;
   markupPercent: number;
   staleAfterMs: number;
+  /** Aborted when the process is stopping: the run gives up at its next page and is handed on, resumable. */
+  stopping?: AbortSignal;
+}
+
+/** The process is stopping: the run was handed on at a page boundary. */
+class StopRequested extends Error {
+  constructor() {
+    super('the process is stopping');
+  }
+}
+
+/** `pending`, unless `stop` aborts first: then a StopRequested (what `pending` brings later is dropped). */
+function unlessStopped<T>(pending: Promise<T>, stop: AbortSignal | undefined): Promise<T> {
+  if (!stop) return pending;
+  if (stop.aborted) return Promise.reject(new StopRequested());
+  return new Promise<T>((resolve, reject) => {
+    const onStop = () => reject(new StopRequested());
+    stop.addEventListener('abort', onStop, { once: true });
+    pending.then(
+      (value) => {
+        stop.removeEventListener('abort', onStop);
+        resolve(value);
+      },
+      (error: unknown) => {
+        stop.removeEventListener('abort', onStop);
+        reject(error);
+      },
+    );
+  });
 }
 
 export type RunSyncOutcome = 'finished' | 'failed' | 'skipped' | 'ignored' | 'released';
@@ -104,6 +133,26 @@ async function execute(
     return 'finished';
   } catch (error) {
     await stopHeartbeat();
+    if (error instanceof StopRequested) {
+      // Handed on whole: released and queued again in one transaction, so another process (or this one's
+      // successor) resumes it from its last committed page at once, without spending a retry.
+      await deps.uow.run(async (scope) => {
+        await scope.syncRuns.release(run.runId);
+        await scope.syncRuns.attachJob(
+          run.runId,
+          await scope.jobs.enqueueSyncRun({ runId: run.runId, kind: run.kind }),
+        );
+      });
+      log.info(
+        {
+          outcome: 'released',
+          pagesDone: totals.pagesDone,
+          durationMs: Math.round(performance.now() - started),
+        },
+        'sync run handed on: the process is stopping; it resumes from its last page',
+      );
+      return 'released';
+    }
     const message = error instanceof Error ? error.message : String(error);
     const durationMs = Math.round(performance.now() - started);
     const permanent = error instanceof G2AError && !error.transient;
@@ -152,7 +201,8 @@ async function pageThrough(
   let page = run.lastPage + 1;
   let next: Promise<G2AProductPage> = fetchPage(page);
   for (;;) {
-    const result = await next;
+    // A page still on its way when the process stops is abandoned; the resumed run asks for it again.
+    const result = await unlessStopped(next, deps.stopping);
     totals.pagesTotal = Math.max(pagesFor(result.total), page === 1 && result.docs.length === 0 ? 0 : page);
     totals.truncated ||= listingTruncated(result.total);
     // Only an empty page or the last one G2A announced ends the run: a short page in between (the listing
@@ -180,6 +230,7 @@ async function pageThrough(
       return;
     }
     if (signal.aborted) throw new Error(`lost ${SYNC_LOCK}`);
+    if (deps.stopping?.aborted) throw new StopRequested();
     page += 1;
   }
 }
@@ -242,6 +293,7 @@ async function delistUnseen(
   const gone: string[] = [];
   for (const game of unseen) {
     if (signal.aborted) throw new Error(`lost ${SYNC_LOCK}`);
+    if (deps.stopping?.aborted) throw new StopRequested();
     const found = await deps.g2a.listProducts({ page: 1, id: game.g2aProductId, includeOutOfStock: true });
     (found.docs.some((product) => product.id === game.g2aProductId) ? present : gone).push(game.id);
   }

@@ -31,6 +31,7 @@ export function catalogFeature(infra: Infrastructure) {
           lock: infra.lock,
           progress: infra.progress,
           markupPercent: config.priceMarkupPercent,
+          stopping: infra.shutdown.stopping,
         },
         input,
       );

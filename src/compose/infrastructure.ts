@@ -162,7 +162,9 @@ export async function openInfrastructure(
     });
     boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
     await boss.start();
-    shutdown.onStopJobs(() => boss.stop({ graceful: true, wait: true, timeout: 20_000 }));
+    // Long jobs hand their work on when shutdown begins (a sync run at its next page), so a stop finishes well
+    // within the 10 s an orchestrator gives before SIGKILL.
+    shutdown.onStopJobs(() => boss.stop({ graceful: true, wait: true, timeout: 8_000 }));
     const outbox = outboxRegistry({
       emailMaxAttempts: config.outboxMaxAttempts,
       delivery: options.outboxDelivery,

@@ -29,10 +29,17 @@ export class Shutdown {
   }
 
   private running?: Promise<void>;
+  private readonly stop = new AbortController();
+
+  /** Aborted as soon as shutdown begins: long jobs hand their work on rather than run to the end. */
+  get stopping(): AbortSignal {
+    return this.stop.signal;
+  }
 
   /** Runs the steps once; a second call (a signal during a close, a test closing twice) waits for the first. */
   run(): Promise<void> {
     this.running ??= (async () => {
+      this.stop.abort();
       for (const step of [this.stopRequests, this.stopJobs, ...[...this.closers].reverse()]) {
         await step?.().catch((error: Error) => this.logger.error({ err: error }, 'error during shutdown'));
       }

@@ -49,3 +49,36 @@ it('stops on SIGTERM after closing what it opened, and exits 0', async () => {
   expect(output).toContain('"msg":"stopped"');
   expect(output).not.toContain('error during shutdown');
 });
+
+it('stops cleanly when SIGTERM comes while it is still starting', async () => {
+  const database = await createTestDatabase();
+  cleanups.push(() => database.drop());
+  const shop = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    env: {
+      ...process.env,
+      DATABASE_URL: database.url,
+      REDIS_URL: redisUrl(),
+      REDIS_KEY_PREFIX: uniqueRedisPrefix(),
+      PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+      SYNC_SCHEDULES: 'off',
+      G2A_SIMULATOR_PRODUCTS: '0',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  cleanups.push(async () => shop.exitCode === null && shop.kill('SIGKILL'));
+  let output = '';
+  shop.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  // Asked to stop as soon as it logs anything: it is loading its configuration or opening its pools.
+  await waitFor(async () => output.length > 0 || undefined, 'the first log line', 30_000);
+  const exited = once(shop, 'exit');
+  shop.kill('SIGTERM');
+  const [code, signal] = await exited;
+
+  expect({ code, signal }).toEqual({ code: 0, signal: null });
+  expect(output).toContain('shutting down');
+  expect(output).toContain('"msg":"stopped"');
+  expect(output).not.toContain('Keyshop is up');
+});

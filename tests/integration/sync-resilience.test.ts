@@ -170,3 +170,82 @@ describe('a worker killed mid-sync', () => {
     expect(requestsAfter).toBe(10 - killedAt.last_page);
   });
 });
+
+describe('a worker stopped (SIGTERM) in the middle of a slow sync', () => {
+  it('hands the run on at its next page and exits within 10 s; another worker resumes it at once', async () => {
+    const simulator = await simulatorWith(200);
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    // One G2A request every 2 s: a sync of 10 pages takes 20 s, far longer than a stop may.
+    const env = g2aEnv(simulator.url, 30);
+    const api = await shopWith({ role: 'api', databaseUrl: database.url, withoutRedis: true, env });
+    const admin = await adminToken(api);
+    const worker = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', 'worker'], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: {
+        ...process.env,
+        ...env,
+        DATABASE_URL: database.url,
+        REDIS_URL: '',
+        JWT_SECRET: 'test-secret-test-secret-test-secret-42',
+        BCRYPT_COST: '4',
+        SYNC_SCHEDULES: 'off',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    worker.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    cleanups.push(async () => worker.exitCode === null && worker.kill('SIGKILL'));
+
+    const started = await api.app!.inject({
+      method: 'POST',
+      url: '/api/v1/admin/sync/catalog',
+      headers: admin,
+    });
+    expect(started.statusCode).toBe(202);
+    const runId = started.json().runId as string;
+    const runRow = () =>
+      api.db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
+    await waitFor(async () => (await runRow()).last_page >= 1, 'a page committed by the worker', 30_000);
+    await waitFor(async () => output.includes('Keyshop worker is up') || undefined, 'the worker up', 30_000);
+    const jobBefore = (await runRow()).job_id;
+
+    const exited = once(worker, 'exit');
+    const stoppedAt = Date.now();
+    worker.kill('SIGTERM');
+    const [code, signalName] = await Promise.race([
+      exited,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('the worker did not exit within 10 s of SIGTERM')), 10_000),
+      ),
+    ]);
+    const stopSeconds = (Date.now() - stoppedAt) / 1000;
+    if (code !== 0) console.error(`worker ended by ${String(signalName)}:\n${output.slice(-3000)}`);
+    expect(code).toBe(0);
+    expect(output).toContain('sync run handed on');
+    expect(output).not.toContain('error during shutdown');
+
+    const handedOn = await runRow();
+    expect(handedOn.status).toBe('running');
+    expect(handedOn.last_page).toBeLessThan(10);
+    expect(handedOn.heartbeat_at?.getTime(), JSON.stringify(handedOn)).toBe(0);
+    expect(handedOn.job_id).not.toBe(jobBefore);
+    const { rows } = await sql<{ state: string }>`
+      SELECT state FROM pgboss.job WHERE id = ${handedOn.job_id}::uuid`.execute(api.db);
+    expect(rows[0]?.state).toBe('created');
+
+    // A second worker takes the queued job at once, with no trigger, and resumes after the last page.
+    const replacement = await shopWith({
+      role: 'worker',
+      databaseUrl: database.url,
+      withoutRedis: true,
+      env,
+    });
+    void replacement;
+    const run = await waitForRun(api, runId, admin, 60_000);
+    expect(run).toMatchObject({ status: 'finished', progress: { pagesDone: 10, pagesTotal: 10 } });
+    expect(await gameCount(api)).toBe(200);
+    console.info(`SIGTERM mid-sync: exited in ${stopSeconds.toFixed(1)} s after page ${handedOn.last_page}`);
+  });
+});
