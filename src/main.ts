@@ -31,21 +31,22 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
   // Listened for from the start: a stop asked for while the shop is still starting runs once it has started.
-  let shop: Awaited<ReturnType<typeof createShop>> | undefined;
+  const started: { shop?: Awaited<ReturnType<typeof createShop>> } = {};
   let stopping: string | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = signal;
     logger.info({ signal }, 'shutting down');
-    if (!shop) return;
-    await shop.close();
+    if (!started.shop) return;
+    await started.shop.close();
     logger.info('stopped');
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
 
-  shop = await createShop(config, { role, logger });
+  const shop = await createShop(config, { role, logger });
+  started.shop = shop;
   if (stopping) {
     await shop.close();
     logger.info('stopped');
