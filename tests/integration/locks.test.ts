@@ -209,6 +209,20 @@ describe('locks', () => {
       downRedis.disconnect();
     });
 
+    it('ends the lease when its Redis lock is lost, though the Postgres lock is still held', async () => {
+      const fallback = new FallbackLock({
+        postgres: new PostgresAdvisoryLock(poolA),
+        redis: new RedlockLock(redis, { leaseMs: 400, extendAheadMs: 200 }),
+      });
+      const lease = await fallback.acquire('lost-redis');
+      expect(lease.signal.aborted).toBe(false);
+      // Another holder's value in its place: the extension finds the lock is no longer this one's.
+      await raw.set(`${prefix}lost-redis`, 'someone else', 'PX', 10_000);
+      await waitFor(async () => lease.signal.aborted || undefined, 'the lease to end');
+      await lease.release();
+      await raw.del(`${prefix}lost-redis`);
+    });
+
     it('is busy when only the Redis lock is held, and gives the Postgres lock back', async () => {
       const redisOnly = new RedlockLock(redis);
       const fallback = new FallbackLock({

@@ -11,7 +11,9 @@ export interface FallbackLockDeps {
 
 /**
  * The Postgres advisory lock always (it alone excludes: every process shares Postgres, not every process
- * reaches Redis), and the Redis lock on top whenever Redis answers.
+ * reaches Redis), and the Redis lock on top whenever Redis answers. Losing either ends the lease (its signal
+ * aborts): a holder whose Redis lock ran out (a frozen process, a long outage) stops at its next step rather
+ * than go on under a lock it no longer holds; a sync run then resumes from its last page.
  */
 export class FallbackLock implements Lock, LeaseSource {
   private readonly warn: ThrottledWarning;
@@ -37,8 +39,7 @@ export class FallbackLock implements Lock, LeaseSource {
       this.warn({ err: error, resource }, 'redis lock unavailable; holding the postgres lock alone');
     }
     return {
-      // Losing the Redis lease cannot let another holder in while the Postgres lock is held.
-      signal: postgres.signal,
+      signal: redis ? AbortSignal.any([postgres.signal, redis.signal]) : postgres.signal,
       release: async () => {
         await redis?.release();
         await postgres.release();
