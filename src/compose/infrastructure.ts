@@ -288,6 +288,7 @@ async function connectG2A(
     limiter: deps.limiter,
     logger,
     onAttempt: (endpoint, outcome) => deps.metrics.g2aCalls.inc({ endpoint, outcome }),
+    stopping: shutdown.stopping,
   });
   shutdown.add(() => client.close());
   logger.info(

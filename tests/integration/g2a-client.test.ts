@@ -136,6 +136,26 @@ describe('UndiciG2AClient against the simulator', () => {
     ]);
   });
 
+  it('sends nothing once the process is stopping: a call waiting for its slot fails at once as unsent', async () => {
+    const { simulator, baseUrl } = await startSimulator();
+    const stop = new AbortController();
+    // One request a minute: the second call waits for its slot for most of a minute.
+    const g2a = client(baseUrl, { ratePerMinute: 1, burst: 1, stopping: stop.signal });
+    const product = await firstInStock(g2a);
+    const before = simulator.state.listOrders().length;
+
+    const waiting = g2a.createOrder({ productId: product.id, maxPriceEur: product.minPrice });
+    waiting.catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    stop.abort();
+    const failure = await waiting.catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(G2AError);
+    expect(failure).toMatchObject({ kind: 'unavailable', unsent: true, mayHaveActed: false });
+    expect(simulator.state.listOrders()).toHaveLength(before);
+    await expect(g2a.listProducts({ page: 1 })).rejects.toMatchObject({ unsent: true });
+  });
+
   it('creates, pays and polls for the key until it is processed', async () => {
     let clockOffsetMs = 0;
     const { simulator, baseUrl } = await startSimulator({ now: () => Date.now() + clockOffsetMs });

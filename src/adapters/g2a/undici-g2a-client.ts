@@ -47,6 +47,11 @@ export interface UndiciG2AClientOptions {
   dispatcher?: Dispatcher;
   /** Told of every attempt's outcome (`ok` or the failure's kind), by endpoint: a metric. */
   onAttempt?: (endpoint: string, outcome: string) => void;
+  /**
+   * Aborted when the process is stopping: no request leaves any more (a call waiting for its slot fails at once
+   * as unsent, safe for its caller to repeat elsewhere); requests already sent run to their answer.
+   */
+  stopping?: AbortSignal;
 }
 
 type HttpMethod = 'GET' | 'POST' | 'PUT';
@@ -111,6 +116,17 @@ function hasFiniteNumber(value: Record<string, unknown>, field: string): boolean
   return typeof value[field] === 'number' && Number.isFinite(value[field]);
 }
 
+/** What a call that had not left yet fails with once the process is stopping: never sent, safe to repeat. */
+function stoppingError(): G2AError {
+  return new G2AError(
+    'unavailable',
+    'the shop is stopping: the request was not sent',
+    undefined,
+    undefined,
+    true,
+  );
+}
+
 async function sleepUntil(timeMs: number): Promise<void> {
   for (let remaining = timeMs - Date.now(); remaining > 0; remaining = timeMs - Date.now()) {
     await sleep(Math.ceil(remaining));
@@ -132,6 +148,7 @@ export class UndiciG2AClient implements G2A {
   private readonly bucket: TokenBucket | undefined;
   private readonly limiter: G2ARateLimiter | undefined;
   private readonly timeoutMs: number;
+  private readonly stopping: AbortSignal | undefined;
   private readonly maxRetries: number;
   private readonly retryBaseDelayMs: number;
   private readonly maxRetryDelayMs: number;
@@ -149,6 +166,7 @@ export class UndiciG2AClient implements G2A {
     this.authorization = g2aAuthorizationHeader(options.apiHash, options.email, options.apiSecret);
     this.email = options.email;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.stopping = options.stopping;
     this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS;
@@ -349,11 +367,33 @@ export class UndiciG2AClient implements G2A {
   /** Waits for a rate-limit token, and for the end of any pause a 429 imposed on the whole instance. */
   private async acquireSlot(priority: G2APriority): Promise<void> {
     for (;;) {
-      await sleepUntil(this.pausedUntil);
-      if (this.limiter) await this.limiter.acquire(priority);
-      else await sleepUntil(this.bucket ? this.bucket.reserve() : 0);
+      await this.unlessStopping(sleepUntil(this.pausedUntil));
+      if (this.limiter) await this.unlessStopping(this.limiter.acquire(priority));
+      else await this.unlessStopping(sleepUntil(this.bucket ? this.bucket.reserve() : 0));
+      if (this.stopping?.aborted) throw stoppingError();
       if (Date.now() >= this.pausedUntil) return;
     }
+  }
+
+  /** `wait`, unless the process starts stopping first: then an unsent G2AError. */
+  private unlessStopping(wait: Promise<void>): Promise<void> {
+    const stop = this.stopping;
+    if (!stop) return wait;
+    if (stop.aborted) return Promise.reject(stoppingError());
+    return new Promise<void>((resolve, reject) => {
+      const onStop = () => reject(stoppingError());
+      stop.addEventListener('abort', onStop, { once: true });
+      wait.then(
+        () => {
+          stop.removeEventListener('abort', onStop);
+          resolve();
+        },
+        (error: unknown) => {
+          stop.removeEventListener('abort', onStop);
+          reject(error);
+        },
+      );
+    });
   }
 
   private pauseAll(untilMs: number): void {
