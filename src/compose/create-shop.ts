@@ -4,7 +4,7 @@ import type PgBoss from 'pg-boss';
 import { sql } from 'kysely';
 import { buildApp } from '../adapters/http/app.js';
 import type { RedisGuard } from '../adapters/redis/redis-guard.js';
-import { createAttemptLimiter } from '../adapters/redis/attempt-limiter.js';
+import { createAttemptLimiter } from '../adapters/postgres/attempt-limiter.js';
 import { createRateLimitStore } from '../adapters/redis/rate-limit-store.js';
 import { PgBossOutboxMonitor } from '../adapters/jobs/outbox-monitor.js';
 import { startWorkers } from '../adapters/jobs/start-workers.js';
@@ -114,8 +114,13 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
             name: 'auth-ip',
             points: config.authRateLimitPerIp,
             windowSeconds: 60,
-            redis: infra.redis,
-            guard: infra.redisGuard,
+            pool: infra.pool,
+            logger: infra.logger,
+          }),
+          signIns: createAttemptLimiter({
+            name: 'sign-in',
+            points: config.loginRateLimit,
+            windowSeconds: 15 * 60,
             pool: infra.pool,
             logger: infra.logger,
           }),
@@ -123,8 +128,6 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
             name: 'guest-session-ip',
             points: config.guestSessionRateLimitPerIp,
             windowSeconds: 60,
-            redis: infra.redis,
-            guard: infra.redisGuard,
             pool: infra.pool,
             logger: infra.logger,
           }),

@@ -66,7 +66,6 @@ export interface HttpDeps {
     trustProxy?: boolean | string;
     jwtSecret: string;
     accessTokenTtlSeconds: number;
-    loginRateLimit: number;
     globalRateLimitPerMinute?: number;
     corsOrigin: string | boolean;
     publicUrl: string;
@@ -256,11 +255,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       await api.register(accountRoutes, { useCases: deps.useCases, limits: deps.attemptLimits });
-      await api.register(authRoutes, {
-        useCases: deps.useCases,
-        loginRateLimit: deps.config.loginRateLimit,
-        limits: deps.attemptLimits,
-      });
+      await api.register(authRoutes, { useCases: deps.useCases, limits: deps.attemptLimits });
       await api.register(adminOutboxRoutes, { outbox: deps.outbox });
       await api.register(cartRoutes, { useCases: deps.useCases });
       await api.register(wishlistRoutes, { useCases: deps.useCases });

@@ -5,6 +5,8 @@ import type { AttemptLimiter } from '../../ports/attempt-limiter.js';
 export interface AttemptLimits {
   /** `AUTH_RATE_LIMIT_PER_IP`: sign-ups and failed sign-ins (bcrypt work) per client address per minute. */
   passwordWork: AttemptLimiter;
+  /** `LOGIN_RATE_LIMIT`: sign-in attempts per client address and e-mail per 15 minutes. */
+  signIns: AttemptLimiter;
   /** `GUEST_SESSION_RATE_LIMIT_PER_IP`: guest sessions started (rows stored) per client address per minute. */
   guestSessions: AttemptLimiter;
 }
@@ -18,10 +20,16 @@ export function rateLimited(retryAfterSeconds: number): Error {
   });
 }
 
-/** A `preHandler` that takes one attempt of the client's address from `limiter`, or refuses with 429. */
-export function takeAttempt(limiter: AttemptLimiter) {
+/**
+ * A `preHandler` that takes one attempt from `limiter` under the request's key (its client address unless
+ * `keyOf` says otherwise), or refuses with 429.
+ */
+export function takeAttempt(
+  limiter: AttemptLimiter,
+  keyOf: (request: FastifyRequest) => string = (r) => r.ip,
+) {
   return async (request: FastifyRequest): Promise<void> => {
-    const verdict = await limiter.take(request.ip);
+    const verdict = await limiter.take(keyOf(request));
     if (!verdict.allowed) throw rateLimited(verdict.retryAfterSeconds);
   };
 }

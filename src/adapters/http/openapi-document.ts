@@ -23,7 +23,6 @@ export async function renderOpenApiYaml(): Promise<string> {
     config: {
       jwtSecret: 'openapi-document-secret-openapi-document',
       accessTokenTtlSeconds: 900,
-      loginRateLimit: 10,
       corsOrigin: false,
       publicUrl: 'http://localhost:3000',
     },

@@ -22,8 +22,7 @@ export interface AuthUseCases {
 
 export interface AuthRoutesOptions {
   useCases: AuthUseCases;
-  loginRateLimit: number;
-  limits: Pick<AttemptLimits, 'passwordWork'>;
+  limits: Pick<AttemptLimits, 'passwordWork' | 'signIns'>;
 }
 
 const AuthResponse = Type.Object({
@@ -64,11 +63,13 @@ const Password = Type.String({ minLength: 1, maxLength: 200, description: '8 to 
 const Name = Type.String({ maxLength: 100 });
 const RefreshBody = Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) });
 
-export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
-  app,
-  { useCases, loginRateLimit, limits },
-) => {
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, { useCases, limits }) => {
   const takePasswordWork = takeAttempt(limits.passwordWork);
+  // Per address and e-mail first: a refused guess at one account spends nothing of the address's allowance.
+  const takeSignIn = takeAttempt(limits.signIns, (request) => {
+    const email = (request.body as { email?: unknown } | undefined)?.email;
+    return `${request.ip}:${typeof email === 'string' ? loginKeyOf(email) : ''}`;
+  });
   const PASSWORD_WORK_LIMIT =
     'Sign-ups and failed sign-ins are limited per client address (`AUTH_RATE_LIMIT_PER_IP` a minute, default 30): beyond it 429 `RATE_LIMITED` with `Retry-After`.';
   const signedIn = async (result: SignedIn) => {
@@ -112,18 +113,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app.post(
     '/auth/login',
     {
-      config: {
-        rateLimit: {
-          max: loginRateLimit,
-          timeWindow: 15 * 60 * 1000,
-          hook: 'preHandler',
-          keyGenerator: (request) => {
-            const email = (request.body as { email?: unknown } | undefined)?.email;
-            return `login:${request.ip}:${typeof email === 'string' ? loginKeyOf(email) : ''}`;
-          },
-        },
-      },
-      preHandler: takePasswordWork,
+      preHandler: [takeSignIn, takePasswordWork],
       schema: {
         tags: ['auth'],
         summary: 'Sign in with e-mail and password',
