@@ -45,6 +45,14 @@ export interface GuestSessionsTable {
   expires_at: Timestamp;
 }
 
+/** rate-limiter-flexible's PostgreSQL store (written by the library, read by operators and tests). */
+export interface RateLimitPointsTable {
+  key: string;
+  points: number;
+  /** Epoch milliseconds (bigint, read as text). */
+  expire: string | null;
+}
+
 export interface RateLimitHitsTable {
   key: string;
   hits: number;
@@ -57,6 +65,7 @@ export interface Database extends CatalogDatabase, CartDatabase, OrderDatabase {
   refresh_tokens: RefreshTokensTable;
   guest_sessions: GuestSessionsTable;
   rate_limit_hits: RateLimitHitsTable;
+  rate_limit_points: RateLimitPointsTable;
 }
 
 export interface TaxonomyTable {
