@@ -37,6 +37,11 @@ export class CacheTrust {
     this.stuckAfterMs = options.stuckAfterMs ?? STUCK_AFTER_MS;
     options.guard.onChange((state) => {
       if (state === 'open') {
+        if (this.trusted)
+          options.logger?.warn(
+            { operation: 'cache.trust', outcome: 'bypassed' },
+            'cache bypassed until the invalidations of the outage are applied',
+          );
         this.afterOutage = true;
         this.closedAtDbMs = null;
       }

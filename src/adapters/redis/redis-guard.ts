@@ -51,14 +51,19 @@ export class RedisGuard {
       this.consecutiveFailures += 1;
       if (this.consecutiveFailures >= toOpen && this.breaker.closed) this.breaker.open();
     });
+    // Logged when Redis goes away and when it is back; the half-open trials in between (every reset
+    // timeout of a long outage) only tell the listeners.
+    let reported: RedisGuardState = 'closed';
     const announce = (state: RedisGuardState) => () => {
-      if (state !== 'halfOpen')
+      if (state !== 'halfOpen' && state !== reported) {
+        reported = state;
         options.logger?.[state === 'open' ? 'warn' : 'info'](
           { operation: 'redis.guard', outcome: state },
           state === 'open'
             ? 'redis guard open: working without redis'
             : 'redis guard closed: redis answers again',
         );
+      }
       for (const listener of this.listeners) listener(state);
     };
     this.breaker.on('open', announce('open'));
