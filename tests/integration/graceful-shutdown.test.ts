@@ -11,15 +11,13 @@ afterAll(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-it('stops on SIGTERM after closing what it opened, and exits 0', async () => {
-  const database = await createTestDatabase();
-  cleanups.push(() => database.drop());
-  const port = await freePort();
-  const shop = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+/** The shop (`npm start`'s `src/main.ts`) in a child process on its own database and Redis prefix. */
+function spawnShop(databaseUrl: string, port: number) {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
     env: {
       ...process.env,
-      DATABASE_URL: database.url,
+      DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl(),
       REDIS_KEY_PREFIX: uniqueRedisPrefix(),
       PORT: String(port),
@@ -30,6 +28,13 @@ it('stops on SIGTERM after closing what it opened, and exits 0', async () => {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+it('stops on SIGTERM after closing what it opened, and exits 0', async () => {
+  const database = await createTestDatabase();
+  cleanups.push(() => database.drop());
+  const port = await freePort();
+  const shop = spawnShop(database.url, port);
   cleanups.push(async () => shop.exitCode === null && shop.kill('SIGKILL'));
   let output = '';
   shop.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -53,21 +58,7 @@ it('stops on SIGTERM after closing what it opened, and exits 0', async () => {
 it('stops cleanly when SIGTERM comes while it is still starting', async () => {
   const database = await createTestDatabase();
   cleanups.push(() => database.drop());
-  const shop = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    env: {
-      ...process.env,
-      DATABASE_URL: database.url,
-      REDIS_URL: redisUrl(),
-      REDIS_KEY_PREFIX: uniqueRedisPrefix(),
-      PORT: String(await freePort()),
-      HOST: '127.0.0.1',
-      SYNC_SCHEDULES: 'off',
-      G2A_SIMULATOR_PRODUCTS: '0',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const shop = spawnShop(database.url, await freePort());
   cleanups.push(async () => shop.exitCode === null && shop.kill('SIGKILL'));
   let output = '';
   shop.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

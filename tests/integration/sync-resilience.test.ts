@@ -33,6 +33,24 @@ async function shopWith(options: Parameters<typeof startTestShop>[0]): Promise<T
   return shop;
 }
 
+/** A `--role worker` shop in a child process without Redis, for tests that kill or stop it. */
+function spawnWorker(databaseUrl: string, env: Record<string, string>, logLevel: 'warn' | 'info') {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', 'worker'], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    env: {
+      ...process.env,
+      ...env,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: '',
+      JWT_SECRET: 'test-secret-test-secret-test-secret-42',
+      BCRYPT_COST: '4',
+      SYNC_SCHEDULES: 'off',
+      LOG_LEVEL: logLevel,
+    },
+    stdio: ['ignore', logLevel === 'info' ? 'pipe' : 'ignore', 'ignore'],
+  });
+}
+
 const gameCount = async (shop: TestShop) =>
   (
     await shop.db
@@ -108,20 +126,7 @@ describe('a worker killed mid-sync', () => {
     const api = await shopWith({ role: 'api', databaseUrl: database.url, withoutRedis: true, env });
     const admin = await adminToken(api);
 
-    const worker = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', 'worker'], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      env: {
-        ...process.env,
-        ...env,
-        DATABASE_URL: database.url,
-        REDIS_URL: '',
-        JWT_SECRET: 'test-secret-test-secret-test-secret-42',
-        BCRYPT_COST: '4',
-        SYNC_SCHEDULES: 'off',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: 'ignore',
-    });
+    const worker = spawnWorker(database.url, env, 'warn');
     cleanups.push(async () => worker.exitCode === null && worker.kill('SIGKILL'));
 
     const started = await api.app!.inject({
@@ -180,22 +185,9 @@ describe('a worker stopped (SIGTERM) in the middle of a slow sync', () => {
     const env = g2aEnv(simulator.url, 30);
     const api = await shopWith({ role: 'api', databaseUrl: database.url, withoutRedis: true, env });
     const admin = await adminToken(api);
-    const worker = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', 'worker'], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      env: {
-        ...process.env,
-        ...env,
-        DATABASE_URL: database.url,
-        REDIS_URL: '',
-        JWT_SECRET: 'test-secret-test-secret-test-secret-42',
-        BCRYPT_COST: '4',
-        SYNC_SCHEDULES: 'off',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const worker = spawnWorker(database.url, env, 'info');
     let output = '';
-    worker.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    worker.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     cleanups.push(async () => worker.exitCode === null && worker.kill('SIGKILL'));
 
     const started = await api.app!.inject({
