@@ -7,6 +7,7 @@ import { listGames as listGamesJson } from '../../src/application/list-games.js'
 import { listTaxonomy } from '../../src/application/list-taxonomy.js';
 import { slugify, type CatalogQuery, type Page, type TaxonomyRef } from '../../src/domain/game.js';
 import type { CatalogEntry } from '../../src/ports/catalog.js';
+import { KyselyCatalogReader } from '../../src/adapters/postgres/kysely-catalog-reader.js';
 import { expectDomainError } from '../support/errors.js';
 import { startGround, type Ground } from '../support/ground.js';
 
@@ -203,6 +204,25 @@ describe('KyselyCatalogReader', () => {
     ids = await seedShop();
   });
   const byId = (...tied: string[]) => inIdOrder(ids, ...tied);
+
+  it('reads a game in one statement and a catalogue page in two, whatever their taxonomy', async () => {
+    let statements = 0;
+    const counting = ground.db.withPlugin({
+      transformQuery: (args) => {
+        statements += 1;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const reader = new KyselyCatalogReader(counting);
+
+    expect((await reader.findById(ids['Alpha Strike']!))?.categories).toHaveLength(2);
+    expect(statements).toBe(1);
+    statements = 0;
+    const page = await reader.list({ page: 1, pageSize: 20 });
+    expect(page.items.length).toBeGreaterThan(1);
+    expect(statements).toBe(2);
+  });
 
   it('finds a game by id, with its platform and its G2A and curated taxonomy, and an id by slug', async () => {
     const reader = ground.readers.catalog;

@@ -56,11 +56,14 @@ const SORTS = {
 export class KyselyCatalogReader implements CatalogReader {
   constructor(private readonly db: Kysely<Database>) {}
 
+  /** One statement: the game, its platform, and its categories and genres aggregated as JSON. */
   async findById(id: string): Promise<Game | null> {
-    const row = await this.games().where('g.id', '=', id).executeTakeFirst();
+    const row = await this.games()
+      .select([taxonomyJson('categories').as('categories'), taxonomyJson('genres').as('genres')])
+      .where('g.id', '=', id)
+      .executeTakeFirst();
     if (!row) return null;
-    const [game] = await this.withTaxonomy([row as GameRow]);
-    return game ?? null;
+    return toGame(row as GameRow, row.categories, row.genres);
   }
 
   async findIdBySlug(slug: string): Promise<string | null> {
@@ -144,54 +147,67 @@ export class KyselyCatalogReader implements CatalogReader {
       .select(GAME_COLUMNS);
   }
 
-  /** The categories (or genres) of each game, by name. */
-  private async taxonomyOfGames(kind: TaxonomyLink, gameIds: string[]): Promise<Map<string, TaxonomyRef[]>> {
-    const { link, column } = TAXONOMY_LINKS[kind];
-    const rows = await sql<{ game_id: string; slug: string; name: string }>`
-      SELECT l.game_id, t.slug, t.name
-      FROM ${sql.table(link)} l JOIN ${sql.table(kind)} t ON t.id = l.${sql.ref(column)}
-      WHERE l.game_id = ANY(${sql.val(gameIds)}::uuid[])
-      ORDER BY t.name`.execute(this.db);
-    const byGame = new Map<string, TaxonomyRef[]>();
-    for (const row of rows.rows) {
-      const refs = byGame.get(row.game_id) ?? [];
-      refs.push({ slug: row.slug, name: row.name });
-      byGame.set(row.game_id, refs);
-    }
-    return byGame;
-  }
-
+  /** The categories and genres of each game, by name, in one statement. */
   private async withTaxonomy(rows: GameRow[]): Promise<Game[]> {
     const ids = [...new Set(rows.map((r) => r.id))];
     if (ids.length === 0) return [];
-    const [categoriesByGame, genresByGame] = await Promise.all([
-      this.taxonomyOfGames('categories', ids),
-      this.taxonomyOfGames('genres', ids),
-    ]);
-    return rows.map((row) => ({
-      id: row.id,
-      slug: row.slug,
-      name: row.name,
-      g2aProductId: row.g2a_product_id,
-      costCents: row.cost_cents,
-      priceCents: row.price_cents,
-      currency: row.currency,
-      qty: row.qty,
-      availableToBuy: row.available_to_buy,
-      delisted: row.delisted,
-      platform: row.platform_slug
-        ? { slug: row.platform_slug, name: row.platform_name ?? row.platform_slug }
-        : null,
-      region: row.region,
-      thumbnail: row.thumbnail,
-      coverImage: row.cover_image,
-      description: row.description,
-      releaseDate: row.release_date,
-      categories: categoriesByGame.get(row.id) ?? [],
-      genres: genresByGame.get(row.id) ?? [],
-      updatedAt: row.updated_at,
-    }));
+    const found = await sql<{ kind: TaxonomyLink; game_id: string; slug: string; name: string }>`
+      SELECT 'categories' AS kind, l.game_id, t.slug, t.name
+      FROM game_categories l JOIN categories t ON t.id = l.category_id
+      WHERE l.game_id = ANY(${sql.val(ids)}::uuid[])
+      UNION ALL
+      SELECT 'genres' AS kind, l.game_id, t.slug, t.name
+      FROM game_genres l JOIN genres t ON t.id = l.genre_id
+      WHERE l.game_id = ANY(${sql.val(ids)}::uuid[])
+      ORDER BY name`.execute(this.db);
+    const byGame: Record<TaxonomyLink, Map<string, TaxonomyRef[]>> = {
+      categories: new Map(),
+      genres: new Map(),
+    };
+    for (const row of found.rows) {
+      const refs = byGame[row.kind].get(row.game_id) ?? [];
+      refs.push({ slug: row.slug, name: row.name });
+      byGame[row.kind].set(row.game_id, refs);
+    }
+    return rows.map((row) =>
+      toGame(row, byGame.categories.get(row.id) ?? [], byGame.genres.get(row.id) ?? []),
+    );
   }
+}
+
+function toGame(row: GameRow, categories: TaxonomyRef[], genres: TaxonomyRef[]): Game {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    g2aProductId: row.g2a_product_id,
+    costCents: row.cost_cents,
+    priceCents: row.price_cents,
+    currency: row.currency,
+    qty: row.qty,
+    availableToBuy: row.available_to_buy,
+    delisted: row.delisted,
+    platform: row.platform_slug
+      ? { slug: row.platform_slug, name: row.platform_name ?? row.platform_slug }
+      : null,
+    region: row.region,
+    thumbnail: row.thumbnail,
+    coverImage: row.cover_image,
+    description: row.description,
+    releaseDate: row.release_date,
+    categories,
+    genres,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** A game's categories (or genres) as a JSON array of `{slug, name}`, by name; `[]` when it has none. */
+function taxonomyJson(kind: TaxonomyLink) {
+  const { link, column } = TAXONOMY_LINKS[kind];
+  return sql<TaxonomyRef[]>`COALESCE((
+    SELECT json_agg(json_build_object('slug', t.slug, 'name', t.name) ORDER BY t.name)
+    FROM ${sql.table(link)} l JOIN ${sql.table(kind)} t ON t.id = l.${sql.ref(column)}
+    WHERE l.game_id = g.id), '[]'::json)`;
 }
 
 /** The game has a category (or genre) of this slug, curated or from G2A. */
