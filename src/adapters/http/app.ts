@@ -19,6 +19,7 @@ import type { AttemptLimits } from './attempt-limits.js';
 import { answerClientError, registerErrorHandlers, toErrorBody } from './errors.js';
 import { securityHeaders } from './security-headers.js';
 import { identityPlugin } from './identity.js';
+import { lazyChildLogger } from './lazy-child-logger.js';
 import { registerMetrics } from './metrics.js';
 import { accountRoutes, type AccountUseCases } from './routes/account-routes.js';
 import { adminOutboxRoutes } from './routes/admin-outbox-routes.js';
@@ -122,6 +123,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     // One line per request, written when it is answered (below), with secret query values redacted.
     logController: new LogController({ disableRequestLogging: true }),
+    // The request's logger is made when it first writes a line at an enabled level.
+    childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger, bindings, options),
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -179,7 +182,12 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined)
       throw Object.assign(new Error('an HTTP/1.1 request needs a Host header'), { statusCode: 400 });
   });
+  // Whether the request line is written at all, decided once: at `warn` its fields are not even built.
+  const logsRequests =
+    deps.logger !== false &&
+    ((deps.logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') ?? true);
   app.addHook('onResponse', (request, reply, done) => {
+    if (!logsRequests) return done();
     request.log.info(
       {
         method: request.method,
