@@ -51,6 +51,20 @@ function spawnWorker(databaseUrl: string, env: Record<string, string>, logLevel:
   });
 }
 
+/** Triggers a catalogue sync over HTTP; answers its run id and a reader of its `sync_runs` row. */
+async function startCatalogSync(api: TestShop, admin: Record<string, string>) {
+  const started = await api.app!.inject({
+    method: 'POST',
+    url: '/api/v1/admin/sync/catalog',
+    headers: admin,
+  });
+  expect(started.statusCode).toBe(202);
+  const runId = started.json().runId as string;
+  const runRow = () =>
+    api.db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
+  return { runId, runRow };
+}
+
 const gameCount = async (shop: TestShop) =>
   (
     await shop.db
@@ -129,15 +143,7 @@ describe('a worker killed mid-sync', () => {
     const worker = spawnWorker(database.url, env, 'warn');
     cleanups.push(async () => worker.exitCode === null && worker.kill('SIGKILL'));
 
-    const started = await api.app!.inject({
-      method: 'POST',
-      url: '/api/v1/admin/sync/catalog',
-      headers: admin,
-    });
-    expect(started.statusCode).toBe(202);
-    const runId = started.json().runId as string;
-    const runRow = () =>
-      api.db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
+    const { runId, runRow } = await startCatalogSync(api, admin);
     await waitFor(async () => (await runRow()).last_page >= 3, 'three pages committed by the worker', 30_000);
 
     const exited = once(worker, 'exit');
@@ -190,15 +196,7 @@ describe('a worker stopped (SIGTERM) in the middle of a slow sync', () => {
     worker.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     cleanups.push(async () => worker.exitCode === null && worker.kill('SIGKILL'));
 
-    const started = await api.app!.inject({
-      method: 'POST',
-      url: '/api/v1/admin/sync/catalog',
-      headers: admin,
-    });
-    expect(started.statusCode).toBe(202);
-    const runId = started.json().runId as string;
-    const runRow = () =>
-      api.db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
+    const { runId, runRow } = await startCatalogSync(api, admin);
     await waitFor(async () => (await runRow()).last_page >= 1, 'a page committed by the worker', 30_000);
     await waitFor(async () => output.includes('Keyshop worker is up') || undefined, 'the worker up', 30_000);
     const jobBefore = (await runRow()).job_id;

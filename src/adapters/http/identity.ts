@@ -6,6 +6,7 @@ import type { UserRole } from '../../domain/user.js';
 import type { GuestSessionRepository } from '../../ports/tokens.js';
 import type { UserReader } from '../../ports/users.js';
 import type { Clock } from '../../ports/clock.js';
+import { UUID } from './validation.js';
 
 export interface AccessClaims {
   sub: string;
@@ -51,7 +52,6 @@ export interface IdentityOptions {
 }
 
 const BEARER = /^Bearer\s+(\S+)$/i;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** How far a token's times may be off the shop's clock (several processes, several clocks). */
 const CLOCK_SKEW_SECONDS = 60;

@@ -10,7 +10,7 @@ const common: Options = { useDefaults: true, allErrors: false, strict: false, st
  * A UUID as PostgreSQL reads it: ajv-formats' `uuid` also takes `urn:uuid:…`, which the database refuses (a
  * 500 where a 400 is due).
  */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** PostgreSQL's `integer`: an integer a schema leaves unbounded is kept inside it, so no column overflows. */
 const INT4_MIN = -2_147_483_648;
