@@ -57,6 +57,11 @@ export interface InfrastructureOptions {
   g2a?: G2A;
   /** How often pg-boss gives the jobs of dead workers back and archives old ones (tests shorten it). */
   jobMaintenanceIntervalSeconds?: number;
+  /**
+   * The Redis guard's bound on one call (150 ms). Tests of what the cache does, rather than of how fast it gives
+   * up, raise it: on a machine running many test files at once a healthy Redis can answer later than that.
+   */
+  redisCallTimeoutMs?: number;
   /** Folder for embedded PostgreSQL data when no DATABASE_URL is given. */
   dataDir?: string;
   embeddedPostgresPort?: number;
@@ -134,7 +139,11 @@ export async function openInfrastructure(
       redis = client;
       shutdown.add(() => client.quit().catch(() => client.disconnect()));
       // One guard for every Redis call of the process: what the cache learns, the limits and locks know.
-      const guard = new RedisGuard({ logger, probe: () => client.ping() });
+      const guard = new RedisGuard({
+        logger,
+        probe: () => client.ping(),
+        callTimeoutMs: options.redisCallTimeoutMs,
+      });
       redisGuard = guard;
       shutdown.add(async () => guard.shutdown());
       cache = new RedisCache(client, {
@@ -172,7 +181,8 @@ export async function openInfrastructure(
     const createQueue = serialisedQueueCreation(boss, db);
     await createOutboxQueues(createQueue, outbox);
     await createSyncQueues(createQueue);
-    if (redisGuard) {
+    // Only where cached entries are read: a worker-only process invalidates, it does not read.
+    if (redisGuard && role !== 'worker') {
       const trust = new CacheTrust({
         guard: redisGuard,
         pendingInvalidations: pendingInvalidationsReader(boss, outbox),

@@ -9,6 +9,7 @@ import type { CartOwner } from '../../src/domain/cart.js';
 import type { OutboxTopic, OutboxTopics } from '../../src/ports/outbox.js';
 import { clearOutbox, outboxPayloads } from './outbox.js';
 import { createTestDatabase, redisUrl, uniqueRedisPrefix } from './services.js';
+import { TEST_REDIS_CALL_TIMEOUT_MS } from './redis-call-timeout.js';
 
 /**
  * The ground of use-case tests: the shop's real unit of work, readers and cache on a fresh database cloned
@@ -47,7 +48,12 @@ export async function startGround(options: { withoutRedis?: boolean } = {}): Pro
     BCRYPT_COST: '4',
     SYNC_SCHEDULES: 'off',
   });
-  const infra = await openInfrastructure(config, { role: 'api', logger: pino({ level: 'silent' }), clock });
+  const infra = await openInfrastructure(config, {
+    role: 'api',
+    logger: pino({ level: 'silent' }),
+    clock,
+    redisCallTimeoutMs: TEST_REDIS_CALL_TIMEOUT_MS,
+  });
   const newUser = async (email = `${randomUUID()}@example.com`) => {
     const row = await infra.db
       .insertInto('users')

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { createShop, type Shop, type ShopOptions } from '../../src/compose/create-shop.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createTestDatabase, redisUrl, uniqueRedisPrefix } from './services.js';
+import { TEST_REDIS_CALL_TIMEOUT_MS } from './redis-call-timeout.js';
 
 export { waitFor } from './wait-for.js';
 
@@ -40,6 +41,7 @@ export async function startTestShop(options: TestShopOptions = {}): Promise<Test
     ...options.env,
   });
   const shop = await createShop(config, {
+    redisCallTimeoutMs: TEST_REDIS_CALL_TIMEOUT_MS,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     ...options,
   });
