@@ -14,6 +14,10 @@ import { startServerProcess, type ServerProcess } from './support/server-process
 import { serviceUrls } from './support/service-urls.js';
 import { startShopProcess } from './support/shop-process.js';
 import { withPgClient } from './support/with-pg-client.js';
+import { benchShopEnv } from './support/bench-shop-env.js';
+import { createShop } from '../src/compose/create-shop.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
 
 const flags = parseFlags(
   'npm run bench:catalog --',
@@ -45,6 +49,9 @@ const flags = parseFlags(
 
 const CATALOG_PAGE = '/api/v1/games?page=1&pageSize=20&sort=price_asc';
 const CACHED_SHARE_OF_BARE_GOAL = 0.6;
+const PAGE_SHARE_OF_BARE_GOAL = 0.4;
+const HEALTH_SHARE_OF_BARE_GOAL = 0.85;
+const UNCACHED_SHARE_OF_BARE_GOAL = 0.1;
 const CACHED_P99_GOAL_MS = 5;
 const API_P95_GOAL_MS = 200;
 const WARMING_CONCURRENCY = 16;
@@ -52,7 +59,11 @@ const WARMING_CONCURRENCY = 16;
 interface Scenario extends LoadFigures {
   name: string;
   ratioToBare: number;
+  /** Share of the cache reads answered from the shop process's own memory (NaN where nothing was read). */
+  nearHitRate: number;
 }
+
+const WRITE_EVERY_MS = 20;
 
 await runBench('bench:catalog', async ({ defer, log }) => {
   const machine = describeMachine();
@@ -88,18 +99,33 @@ await runBench('bench:catalog', async ({ defer, log }) => {
   log(`seeded ${gameIds.length} games`);
 
   const scenarios: Scenario[] = [];
-  const measure = async (name: string, server: ServerProcess, requests: autocannon.Request[]) => {
-    const load = { url: server.url, serverPid: server.pid, connections: flags.connections, requests };
-    if (flags.warmup > 0) await runLoad({ ...load, durationSeconds: flags.warmup });
+  /** Drives every server at once, the connections split between them; figures are summed (p99: the worst). */
+  const measure = async (name: string, servers: ServerProcess[], requests: autocannon.Request[]) => {
+    const loads = servers.map((server) => ({
+      url: server.url,
+      serverPid: server.pid,
+      connections: Math.max(1, Math.round(flags.connections / servers.length)),
+      requests,
+    }));
+    if (flags.warmup > 0)
+      await Promise.all(loads.map((load) => runLoad({ ...load, durationSeconds: flags.warmup })));
     log(`${name}: ${flags.duration} s at ${flags.connections} connections`);
-    const figures = await runLoad({ ...load, durationSeconds: flags.duration });
+    const readsBefore = await Promise.all(servers.map(cacheReadsOf));
+    const each = await Promise.all(
+      loads.map((load) => runLoad({ ...load, durationSeconds: flags.duration })),
+    );
+    const readsAfter = await Promise.all(servers.map(cacheReadsOf));
+    const figures = combine(each);
     if (figures.failed > 0)
       log(`${name}: ${figures.failed} failed requests (${JSON.stringify(figures.statusCodes)})`);
+    const near = readsAfter.reduce((sum, r, i) => sum + r.near - readsBefore[i]!.near, 0);
+    const all = readsAfter.reduce((sum, r, i) => sum + r.all - readsBefore[i]!.all, 0);
     const bare = scenarios[0];
     scenarios.push({
       name,
       ...figures,
       ratioToBare: bare ? figures.requestsPerSecond / bare.requestsPerSecond : 1,
+      nearHitRate: all > 0 ? near / all : NaN,
     });
   };
   // Every send asks for the next game, so a run reads thousands of different entries rather than one hot key.
@@ -125,26 +151,72 @@ await runBench('bench:catalog', async ({ defer, log }) => {
   defer('stop the bare server', () => bare.stop());
   await measure(
     'bare Fastify route',
-    bare,
+    [bare],
     eachGame((id) => `/games/${id}`),
   );
   await bare.stop();
 
   // The shop's own fixed cost (HTTP, plugins, hooks, serialization) without a cache read: what the cache adds
   // is the difference to the cached game.
-  await measure('shop GET /health', cachedShop, [{ method: 'GET', path: '/health' }]);
+  await measure('shop GET /health', [cachedShop], [{ method: 'GET', path: '/health' }]);
   log(`warming ${gameIds.length} game entries`);
   await fetchAll(gameIds.map((id) => `${cachedShop.url}/api/v1/games/${id}`));
   const warmEntries = await redis.countKeys('game:*');
   log(`${warmEntries} game entries in Redis`);
   await measure(
     'cached GET /games/{id}',
-    cachedShop,
+    [cachedShop],
     eachGame((id) => `/api/v1/games/${id}`),
   );
   await fetchAll([`${cachedShop.url}${CATALOG_PAGE}`]);
-  await measure('cached catalogue page', cachedShop, [{ method: 'GET', path: CATALOG_PAGE }]);
+  await measure('cached catalogue page', [cachedShop], [{ method: 'GET', path: CATALOG_PAGE }]);
   await cachedShop.stop();
+
+  // The same reads with Redis alone (no near cache): what the near cache changes, side by side.
+  const redisOnlyShop = await startShopProcess({
+    name: 'shop (Redis, no near cache)',
+    databaseUrl: database.url,
+    redisUrl,
+    redisKeyPrefix: redis.prefix,
+    role: 'api',
+    env: { NEAR_CACHE_MAX_ENTRIES: '0' },
+  });
+  defer('stop the shop (Redis only)', () => redisOnlyShop.stop());
+  await measure(
+    'cached GET /games/{id}, Redis only',
+    [redisOnlyShop],
+    eachGame((id) => `/api/v1/games/${id}`),
+  );
+  await measure(
+    'cached catalogue page, Redis only',
+    [redisOnlyShop],
+    [{ method: 'GET', path: CATALOG_PAGE }],
+  );
+  await redisOnlyShop.stop();
+
+  // Two API processes on one database and one Redis, while prices change: every change invalidates its game
+  // and the catalogue families, and both near caches drop what it names.
+  const pair = await Promise.all(
+    ['shop A', 'shop B'].map((name) =>
+      startShopProcess({
+        name,
+        databaseUrl: database.url,
+        redisUrl,
+        redisKeyPrefix: redis.prefix,
+        role: 'api',
+      }),
+    ),
+  );
+  for (const shop of pair) defer(`stop ${shop.name}`, () => shop.stop());
+  const writer = await startPriceWriter(database.url, redisUrl, redis.prefix, gameIds);
+  defer('stop the price writer', () => writer.stop());
+  await measure(
+    `two API processes, a price change every ${WRITE_EVERY_MS} ms`,
+    pair,
+    eachGame((id) => `/api/v1/games/${id}`),
+  );
+  const changes = await writer.stop();
+  await Promise.all(pair.map((shop) => shop.stop()));
 
   const uncachedShop = await startShopProcess({
     name: 'shop (no Redis)',
@@ -154,12 +226,15 @@ await runBench('bench:catalog', async ({ defer, log }) => {
   defer('stop the shop (no Redis)', () => uncachedShop.stop());
   await measure(
     'uncached GET /games/{id}',
-    uncachedShop,
+    [uncachedShop],
     eachGame((id) => `/api/v1/games/${id}`),
   );
   await uncachedShop.stop();
 
-  const [bareFigures, , cachedGame, cachedPage, uncachedGame] = scenarios as [
+  const [bareFigures, health, cachedGame, cachedPage, , , twoProcesses, uncachedGame] = scenarios as [
+    Scenario,
+    Scenario,
+    Scenario,
     Scenario,
     Scenario,
     Scenario,
@@ -167,18 +242,38 @@ await runBench('bench:catalog', async ({ defer, log }) => {
     Scenario,
   ];
   const goals: Goal[] = [
+    {
+      goal: `shop GET /health: ≥ ${HEALTH_SHARE_OF_BARE_GOAL} × bare req/s`,
+      measured: `${health.ratioToBare.toFixed(2)} × bare`,
+      met: health.ratioToBare >= HEALTH_SHARE_OF_BARE_GOAL,
+    },
+    {
+      goal: `cached GET /games/{id}: ≥ ${CACHED_SHARE_OF_BARE_GOAL} × bare req/s`,
+      measured: `${cachedGame.ratioToBare.toFixed(2)} × bare`,
+      met: cachedGame.ratioToBare >= CACHED_SHARE_OF_BARE_GOAL,
+    },
+    {
+      goal: `cached catalogue page: ≥ ${PAGE_SHARE_OF_BARE_GOAL} × bare req/s`,
+      measured: `${cachedPage.ratioToBare.toFixed(2)} × bare`,
+      met: cachedPage.ratioToBare >= PAGE_SHARE_OF_BARE_GOAL,
+    },
+    {
+      goal: `uncached GET /games/{id}: ≥ ${UNCACHED_SHARE_OF_BARE_GOAL} × bare req/s`,
+      measured: `${uncachedGame.ratioToBare.toFixed(2)} × bare`,
+      met: uncachedGame.ratioToBare >= UNCACHED_SHARE_OF_BARE_GOAL,
+    },
     ...[cachedGame, cachedPage].flatMap((scenario) => [
-      {
-        goal: `${scenario.name}: ≥ ${CACHED_SHARE_OF_BARE_GOAL} × bare req/s`,
-        measured: `${scenario.ratioToBare.toFixed(2)} × bare`,
-        met: scenario.ratioToBare >= CACHED_SHARE_OF_BARE_GOAL,
-      },
       {
         goal: `${scenario.name}: p99 ≤ ${CACHED_P99_GOAL_MS} ms at ${flags.connections} connections`,
         measured: `${scenario.latencyMs.p99.toFixed(2)} ms`,
         met: scenario.latencyMs.p99 <= CACHED_P99_GOAL_MS,
       },
     ]),
+    {
+      goal: 'two API processes: near-cache hit rate ≥ 0.9 while prices change',
+      measured: `${twoProcesses.nearHitRate.toFixed(3)} (${changes} changes)`,
+      met: twoProcesses.nearHitRate >= 0.9,
+    },
     ...[cachedGame, cachedPage, uncachedGame].map((scenario) => ({
       goal: `${scenario.name}: p95 < ${API_P95_GOAL_MS} ms`,
       measured: `${scenario.latencyMs.p95.toFixed(2)} ms`,
@@ -206,6 +301,7 @@ await runBench('bench:catalog', async ({ defer, log }) => {
             'server CPU %',
             'CPU µs/req',
             'autocannon CPU %',
+            'near hit rate',
           ],
           rows: scenarios.map((scenario) => [
             scenario.name,
@@ -220,10 +316,15 @@ await runBench('bench:catalog', async ({ defer, log }) => {
             Math.round(scenario.serverCpuPercent),
             Math.round(scenario.serverCpuUsPerRequest),
             Math.round(scenario.loadGeneratorCpuPercent),
+            Number.isNaN(scenario.nearHitRate) ? '–' : scenario.nearHitRate.toFixed(3),
           ]),
           notes: [
             'Each server runs alone in its own process; autocannon runs in this process. Games are requested in turn,',
-            'one id per request. "uncached" is a second shop process without REDIS_URL on the same database.',
+            'one id per request. "uncached" is a shop process without REDIS_URL on the same database; "Redis only"',
+            'one with NEAR_CACHE_MAX_ENTRIES=0. Two API processes share the connections; their figures are summed',
+            '(p99: the worse of the two), while a writer in this process commits a price change and its invalidation',
+            `(the game, the catalogue and home families) every ${WRITE_EVERY_MS} ms. Near hit rate: cache reads answered`,
+            'from the process’s memory, of all its cache reads, from /metrics.',
             'CPU: of the server process (all its threads) and of this process (autocannon), in % of one core;',
             'Redis and PostgreSQL run on the same two cores and are not counted.',
           ],
@@ -241,6 +342,90 @@ await runBench('bench:catalog', async ({ defer, log }) => {
     flags.json,
   );
 });
+
+/** The process's cache reads so far, from its /metrics: answered from its memory, and in all. */
+async function cacheReadsOf(server: ServerProcess): Promise<{ near: number; all: number }> {
+  if (server.name === 'bare Fastify') return { near: 0, all: 0 };
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  let near = 0;
+  let all = 0;
+  for (const match of text.matchAll(/^keyshop_cache_reads_total\{layer="(\w+)",outcome="(\w+)"\} (\d+)/gm)) {
+    const count = Number(match[3]);
+    if (match[1] === 'near' && match[2] === 'miss') continue;
+    if (match[1] === 'near') near += count;
+    all += count;
+  }
+  return { near, all };
+}
+
+/** One load's figures from several run side by side: rates and CPU summed, latencies the worst. */
+function combine(each: LoadFigures[]): LoadFigures {
+  if (each.length === 1) return each[0]!;
+  const requestsPerSecond = each.reduce((sum, f) => sum + f.requestsPerSecond, 0);
+  const serverCpuPercent = each.reduce((sum, f) => sum + f.serverCpuPercent, 0);
+  const statusCodes: Record<string, number> = {};
+  for (const f of each)
+    for (const [code, n] of Object.entries(f.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n;
+  const worst = (pick: (f: LoadFigures) => number) => Math.max(...each.map(pick));
+  return {
+    durationSeconds: each[0]!.durationSeconds,
+    requestsPerSecond,
+    ok: each.reduce((sum, f) => sum + f.ok, 0),
+    failed: each.reduce((sum, f) => sum + f.failed, 0),
+    statusCodes,
+    latencyMs: {
+      ...each[0]!.latencyMs,
+      p50: worst((f) => f.latencyMs.p50),
+      p95: worst((f) => f.latencyMs.p95),
+      p99: worst((f) => f.latencyMs.p99),
+      max: worst((f) => f.latencyMs.max),
+    },
+    serverCpuPercent,
+    serverCpuUsPerRequest: ((serverCpuPercent / 100) * 1e6) / requestsPerSecond,
+    loadGeneratorCpuPercent: each.reduce((sum, f) => sum + f.loadGeneratorCpuPercent, 0) / each.length,
+  };
+}
+
+/**
+ * A shop in this process that commits a price change every few milliseconds as a stock check would: the
+ * price, then its invalidation through the outbox (applied to Redis and published after commit).
+ */
+async function startPriceWriter(databaseUrl: string, redisUrl: string, prefix: string, gameIds: string[]) {
+  const config = loadConfig({
+    ...benchShopEnv(),
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+  });
+  const shop = await createShop(config, { role: 'api', logger: createLogger('error') });
+  let running = true;
+  let changes = 0;
+  const loop = (async () => {
+    for (let n = 0; running; n += 1) {
+      const gameId = gameIds[(n * 7919) % gameIds.length]!;
+      await shop.db
+        .updateTable('games')
+        .set((eb) => ({ price_cents: eb('price_cents', '+', 1), updated_at: new Date() }))
+        .where('id', '=', gameId)
+        .execute();
+      await shop.uow.run((scope) =>
+        scope.outbox.invalidate({ keys: [`game:${gameId}`], families: ['catalog', 'home'] }),
+      );
+      changes += 1;
+      await new Promise((resolve) => setTimeout(resolve, WRITE_EVERY_MS));
+    }
+  })();
+  let stopped: Promise<number> | undefined;
+  return {
+    stop: () =>
+      (stopped ??= (async () => {
+        running = false;
+        await loop;
+        await shop.close();
+        return changes;
+      })()),
+  };
+}
 
 async function listedGameIds(databaseUrl: string): Promise<string[]> {
   return withPgClient(databaseUrl, async (client) => {

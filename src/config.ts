@@ -26,6 +26,11 @@ export interface Config {
   databaseUrl?: string;
   redisUrl?: string;
   redisKeyPrefix: string;
+  /**
+   * The in-process cache of catalogue entries in front of Redis (`NEAR_CACHE_MAX_ENTRIES=0` turns it off),
+   * bounded by entries and megabytes of JSON, entries kept at most `ttlMs`.
+   */
+  nearCache: { maxEntries: number; maxBytes: number; ttlMs: number };
   jwtSecret: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlDays: number;
@@ -207,6 +212,11 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     redisUrl,
     redisKeyPrefix: read('REDIS_KEY_PREFIX') ?? '',
+    nearCache: {
+      maxEntries: integer('NEAR_CACHE_MAX_ENTRIES', 10_000, 0, 10_000_000),
+      maxBytes: integer('NEAR_CACHE_MAX_MB', 64, 1, 65_536) * 1024 * 1024,
+      ttlMs: integer('NEAR_CACHE_TTL_MS', 2_000, 1, 60_000),
+    },
     jwtSecret,
     accessTokenTtlSeconds: integer('ACCESS_TOKEN_TTL_SECONDS', 15 * 60, 30, 24 * 3600),
     refreshTokenTtlDays: integer('REFRESH_TOKEN_TTL_DAYS', 30, 1, 365),

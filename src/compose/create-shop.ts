@@ -17,7 +17,7 @@ import type { UnitOfWork } from '../ports/unit-of-work.js';
 import { cartsFeature } from './carts.js';
 import { catalogFeature } from './catalog.js';
 import { identityFeature } from './identity.js';
-import { openInfrastructure, type InfrastructureOptions } from './infrastructure.js';
+import { openInfrastructure, type Infrastructure, type InfrastructureOptions } from './infrastructure.js';
 import { fulfilmentFeature } from './fulfilment.js';
 import { ordersFeature } from './orders.js';
 
@@ -34,6 +34,8 @@ export interface Shop {
   redis?: Redis;
   /** The one breaker of this process's Redis calls (absent without Redis). */
   redisGuard?: RedisGuard;
+  /** The near cache in front of Redis and its invalidation feed (API processes with Redis). */
+  near?: Infrastructure['near'];
   uow: UnitOfWork;
   passwordHasher: PasswordHasher;
   useCases: ShopUseCases;
@@ -156,6 +158,7 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
       cache: infra.cache,
       redis: infra.redis,
       redisGuard: infra.redisGuard,
+      near: infra.near,
       uow: infra.uow,
       passwordHasher: features.identity.passwordHasher,
       useCases: features.useCases,

@@ -27,6 +27,9 @@ import { pendingInvalidationsReader } from '../adapters/jobs/outbox-monitor.js';
 import { SharedWakeups } from '../adapters/postgres/shared-wakeups.js';
 import { CacheTrust } from '../adapters/redis/cache-trust.js';
 import { RedisGuard } from '../adapters/redis/redis-guard.js';
+import { isSharedEntry } from '../domain/cache-keys.js';
+import { InvalidationFeed } from '../adapters/redis/invalidation-feed.js';
+import { NearCache } from '../adapters/redis/near-cache.js';
 import { RedisCache } from '../adapters/redis/redis-cache.js';
 import { createRedisClient } from '../adapters/redis/redis-client.js';
 import { RedisSyncProgressBoard } from '../adapters/redis/redis-sync-progress-board.js';
@@ -81,6 +84,8 @@ export interface Infrastructure {
   /** The one circuit breaker of this process's Redis calls (absent without Redis). */
   redisGuard?: RedisGuard;
   cache: Cache;
+  /** The in-process near cache and the feed keeping it coherent (API processes with Redis). */
+  near?: { cache: NearCache; feed: InvalidationFeed };
   boss: PgBoss;
   /** Creates a pg-boss queue unless it exists, one process at a time. */
   createQueue: CreateQueue;
@@ -134,6 +139,7 @@ export async function openInfrastructure(
     // Set once pg-boss (where pending invalidations are read) is up; until then the cache is trusted.
     let cacheTrust: CacheTrust | undefined;
     let cache: Cache = new NoopCache();
+    let nearLayer: Infrastructure['near'];
     if (config.redisUrl) {
       const client = createRedisClient(config.redisUrl, { keyPrefix: config.redisKeyPrefix, logger });
       redis = client;
@@ -146,9 +152,21 @@ export async function openInfrastructure(
       });
       redisGuard = guard;
       shutdown.add(async () => guard.shutdown());
+      // Only where cached entries are read: a worker-only process invalidates, it does not read.
+      let near: NearCache | undefined;
+      if (role !== 'worker' && config.nearCache.maxEntries > 0) {
+        const nearCache = new NearCache({ ...config.nearCache, admits: isSharedEntry });
+        guard.onChange((state) => nearCache.setRedisHealthy(state === 'closed'));
+        const feed = new InvalidationFeed(client, nearCache, logger);
+        feed.start();
+        shutdown.add(() => feed.close());
+        near = nearCache;
+        nearLayer = { cache: nearCache, feed };
+      }
       cache = new RedisCache(client, {
         logger,
         guard,
+        near,
         trust: {
           get trusted() {
             return cacheTrust?.trusted ?? true;
@@ -216,6 +234,28 @@ export async function openInfrastructure(
       ? new RedisSyncProgressBoard(redis, redisGuard)
       : { publish: async () => {} };
     const metrics = createShopMetrics();
+    if (cache instanceof RedisCache) {
+      const redisCache = cache;
+      metrics.watchCache(() => {
+        const near = nearLayer?.cache.stats();
+        return {
+          reads: [
+            { layer: 'redis', outcome: 'hit', count: redisCache.hits },
+            { layer: 'redis', outcome: 'miss', count: redisCache.misses },
+            { layer: 'redis', outcome: 'bypass', count: redisCache.bypasses },
+            { layer: 'redis', outcome: 'failure', count: redisCache.failures },
+            ...(near
+              ? [
+                  { layer: 'near' as const, outcome: 'hit', count: near.hits },
+                  { layer: 'near' as const, outcome: 'miss', count: near.misses },
+                ]
+              : []),
+          ],
+          nearEntries: nearLayer?.cache.size ?? 0,
+          redisGuardOpen: redisGuard?.isOpen ?? false,
+        };
+      });
+    }
     // One G2A rate for every process of the shop, counted where they all meet: the database.
     const limiter = new SharedG2ARateLimiter(
       new PostgresGcraStore(db),
@@ -237,6 +277,7 @@ export async function openInfrastructure(
       redis,
       redisGuard,
       cache,
+      near: nearLayer,
       boss,
       createQueue,
       outbox,

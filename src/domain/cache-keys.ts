@@ -9,3 +9,11 @@ export const cacheKeys = {
   sessionWishlist: (sessionId: string) => `session:${sessionId}:wishlist`,
   taxonomy: (kind: 'categories' | 'genres' | 'platforms') => `taxonomy:${kind}`,
 };
+
+/**
+ * Whether an entry is the same for every reader (the catalogue: games, taxonomy, the catalogue and home
+ * families), and so may be kept in a process's memory beside Redis. Carts, wishlists and orders are not.
+ */
+export function isSharedEntry(ref: { key: string } | { family: string }): boolean {
+  return 'family' in ref || ref.key.startsWith('game:') || ref.key.startsWith('taxonomy:');
+}

@@ -7,8 +7,17 @@ export interface ShopMetrics {
   g2aCalls: Counter<'endpoint' | 'outcome'>;
   g2aLimiterWait: Histogram<'priority'>;
   fulfilmentSteps: Counter<'step' | 'outcome'>;
+  /** Cache reads by layer and outcome, and the Redis guard's state, read from their counters when scraped. */
+  watchCache(read: () => CacheReadings): void;
   /** Units by state, read from the database when scraped. */
   watchUnits(count: () => Promise<Record<OrderUnitState, number>>, flagged: () => Promise<number>): void;
+}
+
+export interface CacheReadings {
+  /** Reads by layer (`near`: this process's memory; `redis`) and outcome. */
+  reads: { layer: 'near' | 'redis'; outcome: string; count: number }[];
+  nearEntries: number;
+  redisGuardOpen: boolean;
 }
 
 export function createShopMetrics(): ShopMetrics {
@@ -38,6 +47,34 @@ export function createShopMetrics(): ShopMetrics {
     g2aCalls,
     g2aLimiterWait,
     fulfilmentSteps,
+    watchCache(read) {
+      new Counter({
+        name: 'keyshop_cache_reads_total',
+        help: 'Cache reads by layer (near: in this process, redis) and outcome (hit, miss; bypass: answered from PostgreSQL while invalidations waited; failure: Redis unreachable)',
+        labelNames: ['layer', 'outcome'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const { layer, outcome, count } of read().reads) this.inc({ layer, outcome }, count);
+        },
+      });
+      new Gauge({
+        name: 'keyshop_cache_near_entries',
+        help: 'Entries held by this process’s near cache',
+        registers: [registry],
+        collect() {
+          this.set(read().nearEntries);
+        },
+      });
+      new Gauge({
+        name: 'keyshop_redis_guard_open',
+        help: '1 while this process’s Redis circuit breaker is open (working without Redis)',
+        registers: [registry],
+        collect() {
+          this.set(read().redisGuardOpen ? 1 : 0);
+        },
+      });
+    },
     watchUnits(count, flagged) {
       new Gauge({
         name: 'keyshop_order_units',

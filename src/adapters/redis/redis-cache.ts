@@ -9,7 +9,13 @@ import type {
   Json,
 } from '../../ports/cache.js';
 import type { Logger } from '../../ports/logger.js';
+import {
+  INVALIDATION_SEQUENCE_KEY,
+  invalidationChannel,
+  invalidationMessageBody,
+} from './invalidation-feed.js';
 import { LuaScript } from './lua-script.js';
+import type { NearCache } from './near-cache.js';
 import { RedisGuard } from './redis-guard.js';
 import { createThrottledWarning, type ThrottledWarning } from './throttled-warning.js';
 
@@ -23,6 +29,8 @@ export interface RedisCacheOptions {
   trust?: { readonly trusted: boolean };
   /** For a guard of its own: how long it stays open before it lets one trial call through. */
   breaker?: { resetTimeoutMs?: number };
+  /** Entries kept in this process's memory in front of Redis (kept coherent by an `InvalidationFeed`). */
+  near?: NearCache;
   /** For tests: the jitter source, 0 ≤ random() < 1. */
   random?: () => number;
 }
@@ -78,19 +86,24 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1
 `);
 
-// KEYS: entries to delete, then generation counters to bump; ARGV[1] how many entries come first.
+// KEYS: entries to delete, then generation counters to bump, then the invalidation sequence; ARGV[1] how many
+// entries come first, ARGV[2] the invalidation channel, ARGV[3] the message body. Applied and published in one
+// step, numbered, so that a process keeping entries near hears of every invalidation after Redis applied it,
+// and notices one it missed.
 const INVALIDATE = new LuaScript(`${FRESH_GENERATION_LUA}
 local entries = tonumber(ARGV[1])
 for i = 1, entries do
   redis.call('DEL', KEYS[i])
 end
-for i = entries + 1, #KEYS do
+for i = entries + 1, #KEYS - 1 do
   if redis.call('EXISTS', KEYS[i]) == 0 then
     redis.call('SET', KEYS[i], freshGeneration())
   end
   redis.call('INCR', KEYS[i])
 end
-return #KEYS
+local sequence = redis.call('INCR', KEYS[#KEYS])
+redis.call('PUBLISH', ARGV[2], sequence .. ' ' .. ARGV[3])
+return #KEYS - 1
 `);
 
 type Lookup =
@@ -130,6 +143,8 @@ export class RedisCache implements Cache {
   private readonly pendingFillMs: number;
   private readonly random: () => number;
   private readonly trust: { readonly trusted: boolean } | undefined;
+  private readonly near: NearCache | undefined;
+  private readonly channel: string;
   private hitCount = 0;
   private bypassCount = 0;
   private missCount = 0;
@@ -146,6 +161,8 @@ export class RedisCache implements Cache {
     this.pendingFillMs = (options.pendingFillSeconds ?? PENDING_FILL_SECONDS) * 1000;
     this.random = options.random ?? Math.random;
     this.trust = options.trust;
+    this.near = options.near;
+    this.channel = invalidationChannel(redis.options.keyPrefix ?? '');
     this.ownsGuard = options.guard === undefined;
     this.guardian =
       options.guard ??
@@ -195,11 +212,15 @@ export class RedisCache implements Cache {
       this.bypassCount += 1;
       return { value: await load() };
     }
+    const near = this.near?.get(ref);
+    if (near !== undefined) return { json: near };
+    const ticket = this.near?.ticket(ref);
     let miss: Miss;
     try {
       const lookup = await this.guard(() => this.lookup(ref));
       if (lookup.hit) {
         this.hitCount += 1;
+        this.near?.keep(ref, lookup.json, ttlSeconds, ticket);
         return { json: lookup.json };
       }
       miss = lookup;
@@ -210,13 +231,19 @@ export class RedisCache implements Cache {
     }
     this.missCount += 1;
     const value = await load();
-    const json = await this.fill(miss, value, ttlSeconds);
-    return json === undefined ? { value } : { json };
+    const filled = await this.fill(miss, value, ttlSeconds);
+    if (filled === undefined) return { value };
+    if (filled.stored) this.near?.keep(ref, filled.json, ttlSeconds, ticket);
+    return { json: filled.json };
   }
 
   async invalidate(target: CacheInvalidation): Promise<void> {
     const keys = [...new Set(target.keys ?? [])];
-    const counters = [...new Set(target.families ?? [])].map(generationKey);
+    const families = [...new Set(target.families ?? [])];
+    const counters = families.map(generationKey);
+    // Dropped here before and after Redis too, not only when the message comes back: this process's next read
+    // sees its own writes, and a fill racing this invalidation is refused.
+    this.near?.drop({ keys, families });
     const chunks: string[][] = [];
     for (let start = 0; start < keys.length; start += INVALIDATION_CHUNK) {
       chunks.push(keys.slice(start, start + INVALIDATION_CHUNK));
@@ -224,8 +251,16 @@ export class RedisCache implements Cache {
     if (counters.length > 0 && chunks.length === 0) chunks.push([]);
     for (const [index, chunk] of chunks.entries()) {
       const bumped = index === 0 ? counters : [];
-      await this.guard(() => INVALIDATE.run(this.redis, [...chunk, ...bumped], [chunk.length]));
+      const message = invalidationMessageBody({ keys: chunk, families: index === 0 ? families : [] });
+      await this.guard(() =>
+        INVALIDATE.run(
+          this.redis,
+          [...chunk, ...bumped, INVALIDATION_SEQUENCE_KEY],
+          [chunk.length, this.channel, message],
+        ),
+      );
     }
+    this.near?.drop({ keys, families });
   }
 
   async health(): Promise<CacheHealth> {
@@ -277,11 +312,18 @@ export class RedisCache implements Cache {
     return { hit: false, kind: 'member', counterKey, memberKey: before + generation + after, generation };
   }
 
-  /** Stores the value unless an invalidation came since the miss; answers its JSON text when it has one. */
-  private async fill(miss: Miss, value: unknown, ttlSeconds: number): Promise<string | undefined> {
+  /**
+   * Stores the value unless an invalidation came since the miss; answers its JSON text when it has one, and
+   * whether Redis took it.
+   */
+  private async fill(
+    miss: Miss,
+    value: unknown,
+    ttlSeconds: number,
+  ): Promise<{ json: string; stored: boolean } | undefined> {
     if (value === undefined) return undefined;
     const json = JSON.stringify(value);
-    if (ttlSeconds <= 0) return json;
+    if (ttlSeconds <= 0) return { json, stored: false };
     try {
       const ttlMs = Math.round(ttlSeconds * 1000 * (1 + TTL_JITTER * this.random()));
       const stored =
@@ -291,10 +333,11 @@ export class RedisCache implements Cache {
               FILL_MEMBER.run(this.redis, [miss.counterKey, miss.memberKey], [miss.generation, json, ttlMs]),
             );
       if (stored !== 1) this.fillRejectionCount += 1;
+      return { json, stored: stored === 1 };
     } catch (error) {
       this.failureCount += 1;
       this.warn({ err: error }, 'cache fill failed');
+      return { json, stored: false };
     }
-    return json;
   }
 }
