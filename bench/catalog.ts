@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import type autocannon from 'autocannon';
 import { adminAuthorization } from './support/admin-authorization.js';
 import { createBenchDatabase } from './support/bench-database.js';
@@ -37,6 +38,11 @@ const flags = parseFlags(
       min: 0,
       description: 'seconds of unmeasured load before each scenario',
     },
+    build: {
+      type: 'boolean',
+      description:
+        'run the shop from its production build (npm run build, node dist/main.js), not through tsx',
+    },
     products: {
       type: 'number',
       default: 2_000,
@@ -68,6 +74,11 @@ const WRITE_EVERY_MS = 20;
 await runBench('bench:catalog', async ({ defer, log }) => {
   const machine = describeMachine();
   const { databaseUrl, redisUrl } = serviceUrls();
+  if (flags.build) {
+    log('building dist/ (npm run build)');
+    execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
+  }
+  const fromBuild = flags.build === true;
   const database = await createBenchDatabase(databaseUrl, 'catalog');
   defer('drop the database', () => database.drop());
   const redis = createRedisNamespace(redisUrl, 'catalog');
@@ -77,6 +88,7 @@ await runBench('bench:catalog', async ({ defer, log }) => {
   const simulator = await startBenchSimulator({ products: flags.products, ratePerMinute: 0 });
   defer('close the simulator', () => simulator.close());
   const cachedShop = await startShopProcess({
+    fromBuild,
     name: 'shop (Redis)',
     databaseUrl: database.url,
     redisUrl,
@@ -140,19 +152,37 @@ await runBench('bench:catalog', async ({ defer, log }) => {
     ];
   };
 
+  // The floor scenarios serve the shop's own answer texts from the bare server.
+  const floorGame = await (await fetch(`${cachedShop.url}/api/v1/games/${gameIds[0]}`)).text();
+  const floorPage = await (await fetch(`${cachedShop.url}${CATALOG_PAGE}`)).text();
   const barePort = await freePort();
   const bare = await startServerProcess({
     name: 'bare Fastify',
     script: 'bench/support/bare-server.ts',
     port: barePort,
     healthPath: '/health',
-    env: { PORT: String(barePort) },
+    env: { PORT: String(barePort), FLOOR_GAME_JSON: floorGame, FLOOR_PAGE_JSON: floorPage },
   });
   defer('stop the bare server', () => bare.stop());
   await measure(
     'bare Fastify route',
     [bare],
     eachGame((id) => `/games/${id}`),
+  );
+  await measure(
+    'bare route + the shop’s response headers',
+    [bare],
+    eachGame((id) => `/with-headers/games/${id}`),
+  );
+  await measure(
+    `floor: a game’s answer (${floorGame.length} B), headers`,
+    [bare],
+    [{ method: 'GET', path: '/floor/game' }],
+  );
+  await measure(
+    `floor: a page’s answer (${floorPage.length} B), headers`,
+    [bare],
+    [{ method: 'GET', path: '/floor/page' }],
   );
   await bare.stop();
 
@@ -174,6 +204,7 @@ await runBench('bench:catalog', async ({ defer, log }) => {
 
   // The same reads with Redis alone (no near cache): what the near cache changes, side by side.
   const redisOnlyShop = await startShopProcess({
+    fromBuild,
     name: 'shop (Redis, no near cache)',
     databaseUrl: database.url,
     redisUrl,
@@ -199,6 +230,7 @@ await runBench('bench:catalog', async ({ defer, log }) => {
   const pair = await Promise.all(
     ['shop A', 'shop B'].map((name) =>
       startShopProcess({
+        fromBuild,
         name,
         databaseUrl: database.url,
         redisUrl,
@@ -219,6 +251,7 @@ await runBench('bench:catalog', async ({ defer, log }) => {
   await Promise.all(pair.map((shop) => shop.stop()));
 
   const uncachedShop = await startShopProcess({
+    fromBuild,
     name: 'shop (no Redis)',
     databaseUrl: database.url,
     role: 'api',
@@ -231,7 +264,22 @@ await runBench('bench:catalog', async ({ defer, log }) => {
   );
   await uncachedShop.stop();
 
-  const [bareFigures, health, cachedGame, cachedPage, , , twoProcesses, uncachedGame] = scenarios as [
+  const [
+    bareFigures,
+    ,
+    gameFloor,
+    pageFloor,
+    health,
+    cachedGame,
+    cachedPage,
+    ,
+    ,
+    twoProcesses,
+    uncachedGame,
+  ] = scenarios as [
+    Scenario,
+    Scenario,
+    Scenario,
     Scenario,
     Scenario,
     Scenario,
@@ -287,7 +335,7 @@ await runBench('bench:catalog', async ({ defer, log }) => {
       machine,
       tables: [
         {
-          title: `${flags.connections} connections, ${flags.duration} s per scenario after ${flags.warmup} s of warm-up; ${gameIds.length} games, ${warmEntries} warm game entries`,
+          title: `shop run ${fromBuild ? 'from dist/ (node dist/main.js)' : 'through tsx (npm start)'}; ${flags.connections} connections, ${flags.duration} s per scenario after ${flags.warmup} s of warm-up; ${gameIds.length} games, ${warmEntries} warm game entries`,
           headers: [
             'scenario',
             'req/s',
@@ -325,6 +373,8 @@ await runBench('bench:catalog', async ({ defer, log }) => {
             '(p99: the worse of the two), while a writer in this process commits a price change and its invalidation',
             `(the game, the catalogue and home families) every ${WRITE_EVERY_MS} ms. Near hit rate: cache reads answered`,
             'from the process’s memory, of all its cache reads, from /metrics.',
+            `Floors (the shop's exact answer text and headers from the bare server): cached game ${(cachedGame.requestsPerSecond / gameFloor.requestsPerSecond).toFixed(2)} × its floor,`,
+            `cached page ${(cachedPage.requestsPerSecond / pageFloor.requestsPerSecond).toFixed(2)} × its floor; the floors are ${gameFloor.ratioToBare.toFixed(2)} and ${pageFloor.ratioToBare.toFixed(2)} × bare.`,
             'CPU: of the server process (all its threads) and of this process (autocannon), in % of one core;',
             'Redis and PostgreSQL run on the same two cores and are not counted.',
           ],
@@ -397,7 +447,9 @@ async function startPriceWriter(databaseUrl: string, redisUrl: string, prefix: s
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: prefix,
   });
-  const shop = await createShop(config, { role: 'api', logger: createLogger('error') });
+  // Role `all`: it also works the outbox, so its invalidation jobs are done (as a worker process would do them)
+  // and the readers' cache trust sees no backlog.
+  const shop = await createShop(config, { role: 'all', logger: createLogger('error') });
   let running = true;
   let changes = 0;
   const loop = (async () => {

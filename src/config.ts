@@ -215,7 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
     nearCache: {
       maxEntries: integer('NEAR_CACHE_MAX_ENTRIES', 10_000, 0, 10_000_000),
       maxBytes: integer('NEAR_CACHE_MAX_MB', 64, 1, 65_536) * 1024 * 1024,
-      ttlMs: integer('NEAR_CACHE_TTL_MS', 2_000, 1, 60_000),
+      ttlMs: integer('NEAR_CACHE_TTL_MS', 10_000, 1, 300_000),
     },
     jwtSecret,
     accessTokenTtlSeconds: integer('ACCESS_TOKEN_TTL_SECONDS', 15 * 60, 30, 24 * 3600),

