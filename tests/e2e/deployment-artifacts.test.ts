@@ -102,7 +102,9 @@ describe('the container image and the compose file', () => {
     expect(validate.errors ?? []).toEqual([]);
     expect(valid).toBe(true);
     // The validator does refuse what Compose would refuse.
-    expect(validate({ services: { api: { image: 'keyshop', restart: 3, ports: 'not a list' } } })).toBe(false);
+    expect(validate({ services: { api: { image: 'keyshop', restart: 3, ports: 'not a list' } } })).toBe(
+      false,
+    );
 
     const { services } = compose;
     expect(Object.keys(services).sort()).toEqual(['api', 'migrate', 'postgres', 'redis', 'worker']);
