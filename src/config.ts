@@ -23,6 +23,8 @@ export interface Config {
   host: string;
   publicUrl: string;
   logLevel: string;
+  /** `LOG_FORMAT`; unset: pretty on a terminal outside production, JSON otherwise. */
+  logFormat?: 'json' | 'pretty';
   databaseUrl?: string;
   redisUrl?: string;
   redisKeyPrefix: string;
@@ -202,6 +204,10 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
   }
 
+  const logFormat = read('LOG_FORMAT');
+  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty')
+    problems.push(`LOG_FORMAT must be json or pretty (got "${logFormat}")`);
+
   const corsRaw = read('CORS_ORIGIN');
   const config: Config = {
     production,
@@ -209,6 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     publicUrl: read('PUBLIC_URL') ?? `http://localhost:${port}`,
     logLevel,
+    logFormat: logFormat === 'json' || logFormat === 'pretty' ? logFormat : undefined,
     databaseUrl,
     redisUrl,
     redisKeyPrefix: read('REDIS_KEY_PREFIX') ?? '',

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Role } from './config.js';
 import { createShop } from './compose/create-shop.js';
-import { createLogger } from './logger.js';
+import { createLogger, prettyLogs } from './logger.js';
 import { EmbeddedDatabaseUnusable } from './adapters/postgres/embedded-database.js';
 
 const ROLES: Role[] = ['all', 'api', 'worker'];
@@ -24,7 +24,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, {
+    pretty: prettyLogs(config.logFormat, config.production),
+  });
   for (const warning of config.warnings) logger.warn(warning);
 
   // pg-boss settles some job states without awaiting them; a database that drops mid-job must cost a log line,

@@ -44,6 +44,7 @@ import type { KeyVault } from '../ports/key-vault.js';
 import type { Lock } from '../ports/lock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Mailer } from '../ports/mailer.js';
+import type { OutboxTopic } from '../ports/outbox.js';
 import type { UnitOfWork } from '../ports/unit-of-work.js';
 import { Shutdown } from './shutdown.js';
 
@@ -124,6 +125,7 @@ export async function openInfrastructure(
         dataDir: options.dataDir ?? '.data',
         port: options.embeddedPostgresPort ?? 54329,
         logger,
+        stopping: shutdown.stopping,
       });
       shutdown.add(() => embedded.stop());
       databaseUrl = embedded.url;
@@ -187,7 +189,13 @@ export async function openInfrastructure(
       archiveFailedAfterSeconds: KEEP_FAILED_SECONDS,
       maintenanceIntervalSeconds: options.jobMaintenanceIntervalSeconds ?? JOB_MAINTENANCE_INTERVAL_SECONDS,
     });
-    boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
+    // Once shutdown begins, errors of connections the database closes (an embedded cluster stopped by the same
+    // Ctrl-C) are expected: logged only at debug.
+    boss.on('error', (error) =>
+      shutdown.stopping.aborted
+        ? logger.debug({ err: error }, 'pg-boss error while stopping')
+        : logger.error({ err: error }, 'pg-boss error'),
+    );
     await boss.start();
     // Long jobs hand their work on when shutdown begins (a sync run at its next page), so a stop finishes well
     // within the 10 s an orchestrator gives before SIGKILL.
@@ -219,7 +227,7 @@ export async function openInfrastructure(
     }
 
     const wakeups = new WorkerWakeups(boss);
-    const sharedWakeups = new SharedWakeups(databaseUrl, pool, logger);
+    const sharedWakeups = new SharedWakeups(databaseUrl, pool, logger, shutdown.stopping);
     shutdown.add(() => sharedWakeups.close());
     if (runsWorkers) await sharedWakeups.listen(wakeups);
     const postgresLock = new PostgresAdvisoryLock(pool, { logger });
@@ -290,6 +298,8 @@ export async function openInfrastructure(
         wakeups,
         logger,
         onDeferred: (queue) => sharedWakeups.notify(queue),
+        // Without Redis there is no cache: its invalidations would only be delivered to a no-op.
+        undeliverable: new Set<OutboxTopic>(redis ? [] : ['cache.invalidate']),
       }),
       readers: createReaders(db),
       mailer,

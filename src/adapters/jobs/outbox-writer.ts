@@ -18,6 +18,8 @@ export class PgBossOutboxWriter implements OutboxWriter {
     private readonly boss: PgBoss,
     private readonly registry: OutboxRegistry,
     private readonly db: PgBoss.Db,
+    /** Topics with nowhere to go in this shop (`cache.invalidate` without Redis): not written at all. */
+    private readonly undeliverable: ReadonlySet<OutboxTopic> = new Set(),
   ) {}
 
   async add<T extends OutboxTopic>(
@@ -49,7 +51,7 @@ export class PgBossOutboxWriter implements OutboxWriter {
     payloads: OutboxTopics[T][],
     options: OutboxAddOptions,
   ): void {
-    if (payloads.length === 0) return;
+    if (payloads.length === 0 || this.undeliverable.has(topic)) return;
     const { queue, delivery } = this.registry[topic];
     for (const payload of payloads) {
       this.pending.push({

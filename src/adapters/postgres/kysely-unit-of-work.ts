@@ -31,6 +31,8 @@ export interface KyselyUnitOfWorkDeps {
    * the shop wakes that queue's workers in every process, so one that reaches Redis delivers it at once.
    */
   onDeferred?: (queue: string) => void;
+  /** Outbox topics this shop has no destination for (cache invalidations without Redis): never written. */
+  undeliverable?: ReadonlySet<OutboxTopic>;
 }
 
 export class KyselyUnitOfWork implements UnitOfWork {
@@ -41,7 +43,12 @@ export class KyselyUnitOfWork implements UnitOfWork {
     const result = await this.withRetries(() =>
       this.deps.db.transaction().execute(async (tx) => {
         const executor = kyselyExecutor(tx);
-        const writer = new PgBossOutboxWriter(this.deps.boss, this.deps.registry, executor);
+        const writer = new PgBossOutboxWriter(
+          this.deps.boss,
+          this.deps.registry,
+          executor,
+          this.deps.undeliverable,
+        );
         outbox = writer;
         const value = await work({
           ...transactionRepositories(tx),

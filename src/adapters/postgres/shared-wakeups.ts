@@ -19,6 +19,8 @@ export class SharedWakeups {
     private readonly databaseUrl: string,
     private readonly pool: pg.Pool,
     private readonly logger: Logger,
+    /** Once shutdown begins, a lost connection is expected (the database may stop first): no reconnection. */
+    private readonly stopping?: AbortSignal,
   ) {}
 
   /** Every process: tells the others that messages of `queue` wait (best effort; they poll anyway). */
@@ -35,6 +37,10 @@ export class SharedWakeups {
       if (message.payload) wakeups.wake([message.payload]);
     });
     client.on('error', (error) => {
+      if (this.stopping?.aborted) {
+        void client.end().catch(() => undefined);
+        return;
+      }
       this.logger.warn({ err: error }, 'outbox wake-up listener lost its connection; reconnecting');
       void client.end().catch(() => undefined);
       this.again(wakeups);
