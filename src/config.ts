@@ -58,6 +58,8 @@ export interface Config {
   /** Guest sessions started per client address per minute. */
   guestSessionRateLimitPerIp: number;
   globalRateLimitPerMinute?: number;
+  /** `METRICS_TOKEN`: `GET /metrics` answers only `Authorization: Bearer {token}`; unset, anyone. */
+  metricsToken?: string;
   corsOrigin: string | boolean;
   /** Fastify's `trustProxy`: behind a load balancer, the client address comes from X-Forwarded-For. */
   trustProxy: boolean | string;
@@ -252,6 +254,7 @@ export function loadConfig(env: Env = process.env): Config {
     globalRateLimitPerMinute: read('RATE_LIMIT_PER_MINUTE')
       ? integer('RATE_LIMIT_PER_MINUTE', 0, 1, 10_000_000)
       : undefined,
+    metricsToken: read('METRICS_TOKEN'),
     corsOrigin: corsRaw === undefined ? !production : corsRaw === '*' ? true : corsRaw,
     trustProxy: trustProxyOf(read('TRUST_PROXY')),
     outboxMaxAttempts: integer('OUTBOX_MAX_ATTEMPTS', 10, 1, 1000),
@@ -266,6 +269,12 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(
       `SYNC_STALE_AFTER_SECONDS must be at least ${SYNC_LOCK_LEASE_SECONDS} with REDIS_URL (the sync lock's lease in Redis)`,
     );
+  if (production && !config.metricsToken)
+    warnings.push(
+      'METRICS_TOKEN is unset: GET /metrics (order and sync figures) is open to anyone who reaches it',
+    );
+  if (config.metricsToken !== undefined && config.metricsToken.length < 16)
+    problems.push('METRICS_TOKEN must be at least 16 characters');
   if (production && config.bcryptCost < 10) problems.push('BCRYPT_COST must be at least 10 in production');
   if (production && !smtpUrl)
     problems.push('SMTP_URL is required in production (e-mails would only be logged)');

@@ -90,6 +90,8 @@ export async function createShop(config: Config, options: ShopOptions): Promise<
         schedules: config.syncSchedules,
         runSync: features.catalog.runSync,
         triggerSync: features.catalog.triggerSync,
+        onSyncRunEnded: (kind, outcome, seconds) =>
+          infra.metrics.syncRuns.observe({ kind, outcome }, seconds),
         deleteExpiredGuestSessions: features.carts.deleteExpiredGuestSessions,
         purgeIdempotencyKeys: features.orders.purgeIdempotencyKeys,
         reconcileFulfilment: features.fulfilment.reconcileFulfilment,

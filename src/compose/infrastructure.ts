@@ -23,7 +23,8 @@ import { PostgresGcraStore } from '../adapters/postgres/postgres-gcra-store.js';
 import { createReaders, type Readers } from '../adapters/postgres/repositories.js';
 import { FallbackLock } from '../adapters/redis/fallback-lock.js';
 import { NoopCache } from '../adapters/redis/noop-cache.js';
-import { pendingInvalidationsReader } from '../adapters/jobs/outbox-monitor.js';
+import { PgBossOutboxMonitor, pendingInvalidationsReader } from '../adapters/jobs/outbox-monitor.js';
+import { syncRunCounts } from '../adapters/postgres/sync-run-counts.js';
 import { SharedWakeups } from '../adapters/postgres/shared-wakeups.js';
 import { CacheTrust } from '../adapters/redis/cache-trust.js';
 import { RedisGuard } from '../adapters/redis/redis-guard.js';
@@ -242,6 +243,8 @@ export async function openInfrastructure(
       ? new RedisSyncProgressBoard(redis, redisGuard)
       : { publish: async () => {} };
     const metrics = createShopMetrics();
+    const outboxMonitor = new PgBossOutboxMonitor(boss, outbox);
+    metrics.watchBacklog({ outbox: () => outboxMonitor.backlog(), syncRuns: () => syncRunCounts(db) });
     if (cache instanceof RedisCache) {
       const redisCache = cache;
       metrics.watchCache(() => {

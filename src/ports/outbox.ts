@@ -29,7 +29,7 @@ export interface OutboxBacklog {
   pending: number;
   dead: number;
   oldestPendingAgeSeconds: number | null;
-  byTopic: { topic: string; pending: number; dead: number }[];
+  byTopic: { topic: string; pending: number; dead: number; oldestPendingAgeSeconds: number | null }[];
   recentDead: { id: string; topic: string; attempts: number; lastError: string | null; createdAt: Date }[];
 }
 

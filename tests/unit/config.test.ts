@@ -81,6 +81,7 @@ describe('configuration', () => {
       SMTP_URL: 'smtp://mail.example.com:587',
       PRICE_MARKUP_PERCENT: '2.5',
       G2A_WEBHOOK_SECRET: 'w'.repeat(40),
+      METRICS_TOKEN: 'm'.repeat(32),
     });
     expect(config).toMatchObject({
       production: true,
@@ -88,6 +89,22 @@ describe('configuration', () => {
       corsOrigin: false,
       warnings: [],
     });
+    const { METRICS_TOKEN: _token, ...open } = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://shop@db/shop',
+      JWT_SECRET: 'x'.repeat(40),
+      KEYS_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      G2A_BASE_URL: 'https://api.g2a.com',
+      G2A_API_HASH: 'hash',
+      G2A_API_SECRET: 'secret',
+      G2A_EMAIL: 'buyer@example.com',
+      SMTP_URL: 'smtp://mail.example.com:587',
+      G2A_WEBHOOK_SECRET: 'w'.repeat(40),
+      METRICS_TOKEN: undefined,
+    };
+    expect(loadConfig(open).warnings).toEqual([
+      'METRICS_TOKEN is unset: GET /metrics (order and sync figures) is open to anyone who reaches it',
+    ]);
   });
 
   it('warns in production without a webhook secret: the webhook then refuses every event', () => {
@@ -118,5 +135,24 @@ describe('configuration', () => {
 
   it('wants the G2A credentials together', () => {
     expect(problemsOf({ G2A_API_HASH: 'only-the-hash' }).join('\n')).toMatch(/must be set together/);
+  });
+});
+
+describe('operator settings', () => {
+  it('takes a metrics token of 16 characters or more, and warns in production without one', () => {
+    expect(loadConfig({ METRICS_TOKEN: 'sixteen-chars-ok' }).metricsToken).toBe('sixteen-chars-ok');
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN must be at least 16/);
+    expect(loadConfig({}).metricsToken).toBeUndefined();
+  });
+
+  it('bounds the near cache and turns it off at 0 entries', () => {
+    expect(loadConfig({}).nearCache).toEqual({
+      maxEntries: 10_000,
+      maxBytes: 64 * 1024 * 1024,
+      ttlMs: 10_000,
+    });
+    expect(loadConfig({ NEAR_CACHE_MAX_ENTRIES: '0' }).nearCache.maxEntries).toBe(0);
+    expect(() => loadConfig({ NEAR_CACHE_TTL_MS: '0' })).toThrow(/NEAR_CACHE_TTL_MS/);
+    expect(() => loadConfig({ NEAR_CACHE_MAX_MB: 'lots' })).toThrow(/NEAR_CACHE_MAX_MB/);
   });
 });

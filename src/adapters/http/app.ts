@@ -70,6 +70,7 @@ export interface HttpDeps {
     globalRateLimitPerMinute?: number;
     corsOrigin: string | boolean;
     publicUrl: string;
+    metricsToken?: string;
   };
 }
 
@@ -260,7 +261,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
 
   await app.register(healthRoutes, { checks: deps.health });
-  if (deps.metrics) registerMetrics(app, deps.metrics);
+  if (deps.metrics) registerMetrics(app, deps.metrics, { token: deps.config.metricsToken });
 
   await app.register(
     async (api) => {

@@ -35,17 +35,26 @@ export class PgBossOutboxMonitor implements OutboxMonitor {
        ORDER BY completed_on DESC LIMIT 20`,
       [queues],
     );
-    const byTopic = (
-      counts.rows as { name: string; pending: number; dead: number; oldest_age: number | null }[]
-    )
-      .map((row) => ({ ...row, topic: this.topicOfQueue.get(row.name)! }))
+    // Every topic, those with nothing waiting too.
+    const rows = new Map(
+      (counts.rows as { name: string; pending: number; dead: number; oldest_age: number | null }[]).map(
+        (row) => [row.name, row],
+      ),
+    );
+    const byTopic = [...this.topicOfQueue]
+      .map(([name, topic]) => ({ pending: 0, dead: 0, oldest_age: null, ...rows.get(name), name, topic }))
       .sort((a, b) => a.topic.localeCompare(b.topic));
     const ages = byTopic.map((t) => t.oldest_age).filter((age): age is number => age !== null);
     return {
       pending: byTopic.reduce((sum, t) => sum + t.pending, 0),
       dead: byTopic.reduce((sum, t) => sum + t.dead, 0),
       oldestPendingAgeSeconds: ages.length > 0 ? Math.max(0, ...ages) : null,
-      byTopic: byTopic.map((t) => ({ topic: t.topic, pending: t.pending, dead: t.dead })),
+      byTopic: byTopic.map((t) => ({
+        topic: t.topic,
+        pending: t.pending,
+        dead: t.dead,
+        oldestPendingAgeSeconds: t.oldest_age === null ? null : Math.max(0, t.oldest_age),
+      })),
       recentDead: (
         dead.rows as {
           id: string;

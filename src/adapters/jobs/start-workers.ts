@@ -27,6 +27,7 @@ export interface WorkerDeps {
   schedules: boolean;
   runSync(input: { runId: string; finalAttempt: boolean }): Promise<RunSyncOutcome>;
   triggerSync(kind: SyncKind, trigger: SyncTrigger): Promise<unknown>;
+  onSyncRunEnded?(kind: SyncKind, outcome: RunSyncOutcome | 'error', seconds: number): void;
   deleteExpiredGuestSessions(): Promise<unknown>;
   purgeIdempotencyKeys(): Promise<unknown>;
   reconcileFulfilment(): Promise<unknown>;
@@ -42,7 +43,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<void> {
     logger: deps.logger,
     redis: deps.redisAvailability,
   });
-  await startSyncWorkers(deps);
+  await startSyncWorkers({ ...deps, onRunEnded: deps.onSyncRunEnded });
   await startHousekeeping(deps);
   await startScheduledTask(deps, {
     queue: FULFILMENT_RECONCILE_QUEUE,

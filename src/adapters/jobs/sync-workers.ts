@@ -21,6 +21,8 @@ export interface SyncWorkerDeps {
   /** Registers the cron schedules (twice a day, every 15 minutes); off in tests. */
   schedules: boolean;
   logger: Logger;
+  /** Told how each run this process worked on ended and how long it took (metrics). */
+  onRunEnded?(kind: SyncKind, outcome: RunSyncOutcome | 'error', seconds: number): void;
 }
 
 export async function startSyncWorkers(deps: SyncWorkerDeps): Promise<void> {
@@ -29,7 +31,16 @@ export async function startSyncWorkers(deps: SyncWorkerDeps): Promise<void> {
     { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: 1 },
     async ([job]) => {
       if (!job) return;
-      await deps.runSync({ runId: job.data.runId, finalAttempt: job.retryCount >= job.retryLimit });
+      const started = performance.now();
+      let outcome: RunSyncOutcome | 'error' = 'error';
+      try {
+        outcome = await deps.runSync({
+          runId: job.data.runId,
+          finalAttempt: job.retryCount >= job.retryLimit,
+        });
+      } finally {
+        deps.onRunEnded?.(job.data.kind, outcome, (performance.now() - started) / 1000);
+      }
     },
   );
 

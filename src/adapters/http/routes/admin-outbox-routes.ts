@@ -7,7 +7,14 @@ const Backlog = Type.Object({
   pending: Type.Integer(),
   failed: Type.Integer({ description: 'Dead rows: retries exhausted, kept for inspection' }),
   oldestPendingAgeSeconds: Type.Union([Type.Number(), Type.Null()]),
-  byTopic: Type.Array(Type.Object({ topic: Type.String(), pending: Type.Integer(), failed: Type.Integer() })),
+  byTopic: Type.Array(
+    Type.Object({
+      topic: Type.String(),
+      pending: Type.Integer(),
+      failed: Type.Integer(),
+      oldestPendingAgeSeconds: Type.Union([Type.Number(), Type.Null()]),
+    }),
+  ),
   recentFailed: Type.Array(
     Type.Object({
       id: Type.String(),
@@ -40,7 +47,12 @@ export const adminOutboxRoutes: FastifyPluginAsyncTypebox<{ outbox: OutboxMonito
         pending: backlog.pending,
         failed: backlog.dead,
         oldestPendingAgeSeconds: backlog.oldestPendingAgeSeconds,
-        byTopic: backlog.byTopic.map((t) => ({ topic: t.topic, pending: t.pending, failed: t.dead })),
+        byTopic: backlog.byTopic.map((t) => ({
+          topic: t.topic,
+          pending: t.pending,
+          failed: t.dead,
+          oldestPendingAgeSeconds: t.oldestPendingAgeSeconds,
+        })),
         recentFailed: backlog.recentDead.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })),
       };
     },
