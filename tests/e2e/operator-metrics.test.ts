@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminToken, g2aEnv, startSimulator, syncAndWait, type RunningSimulator } from '../support/g2a.js';
 import { ApiClient } from '../support/http.js';
@@ -100,4 +101,19 @@ it('reports sync runs, the outbox backlog by topic and cache reads by layer', as
   expect(
     sample(text, 'keyshop_g2a_calls_total', { endpoint: 'GET /v1/products', outcome: 'ok' }),
   ).toBeGreaterThan(0);
+});
+
+it('charts in the shipped Grafana dashboard only metrics the shop exports', async () => {
+  const dashboard = JSON.parse(
+    await readFile(new URL('../../docs/grafana-dashboard.json', import.meta.url), 'utf8'),
+  ) as { panels: { title: string; targets: { expr: string }[] }[] };
+  const exported = new Set([...(await scrape()).matchAll(/^# HELP (\w+)/gm)].map((m) => m[1]));
+  const charted = dashboard.panels.flatMap((panel) =>
+    panel.targets.flatMap((target) =>
+      [...target.expr.matchAll(/\b(keyshop_\w+|http_request_\w+)/g)].map((m) => m[1]!),
+    ),
+  );
+  expect(charted.length).toBeGreaterThan(15);
+  const missing = charted.filter((name) => !exported.has(name.replace(/_(bucket|count|sum)$/, '')));
+  expect(missing).toEqual([]);
 });
