@@ -222,7 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     redisKeyPrefix: read('REDIS_KEY_PREFIX') ?? '',
     nearCache: {
-      maxEntries: integer('NEAR_CACHE_MAX_ENTRIES', 10_000, 0, 10_000_000),
+      maxEntries: integer('NEAR_CACHE_MAX_ENTRIES', 10_000, 0, 1_000_000),
       maxBytes: integer('NEAR_CACHE_MAX_MB', 64, 1, 65_536) * 1024 * 1024,
       ttlMs: integer('NEAR_CACHE_TTL_MS', 10_000, 1, 300_000),
     },

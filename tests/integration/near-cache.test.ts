@@ -8,6 +8,7 @@ import { RedisCache } from '../../src/adapters/redis/redis-cache.js';
 import { RedisGuard } from '../../src/adapters/redis/redis-guard.js';
 import type { CacheRef } from '../../src/ports/cache.js';
 import { deferred } from '../support/deferred.js';
+import { RedisProcess } from '../support/redis-process.js';
 import { redisUrl, uniqueRedisPrefix } from '../support/services.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -223,6 +224,45 @@ describe('the near cache in front of Redis', () => {
     expect(b.near.active).toBe(false);
     expect(b.near.size).toBe(0);
     await waitFor(() => b.near.active, 'the guard to close again (probe)', 10_000);
+  });
+
+  it('notices a subscription that went silent (no close, nothing delivered) and clears itself', async () => {
+    const server = await RedisProcess.onFreePort();
+    await server.start();
+    const redis = createRedisClient(server.url);
+    const near = new NearCache({ maxEntries: 100, maxBytes: 1 << 20, ttlMs: 60_000, admits: isSharedEntry });
+    const feed = new InvalidationFeed(redis, near);
+    try {
+      feed.start();
+      await waitFor(() => near.active, 'subscribed');
+      const ticket = near.ticket({ key: 'game:silent' });
+      near.keep({ key: 'game:silent' }, '{"v":1}', 60, ticket);
+      expect(near.size).toBe(1);
+
+      // Frozen, Redis neither answers nor closes the connection; no cache call is made meanwhile.
+      server.freeze();
+      await waitFor(() => !near.active, 'the heartbeat to notice', 10_000);
+      expect(near.size).toBe(0);
+      server.thaw();
+      await waitFor(() => near.active, 'subscribed again', 15_000);
+    } finally {
+      server.thaw();
+      await feed.close();
+      redis.disconnect();
+      await server.stop();
+    }
+  });
+
+  it('leaves fills in flight alone when only per-user entries are invalidated', async () => {
+    const ref = { key: 'game:near-carts' };
+    const ticket = b.near.ticket(ref);
+    b.near.drop({ keys: ['user:u1:cart', 'session:s1:wishlist', 'order:o1'] });
+    b.near.keep(ref, '{"v":1}', 60, ticket);
+    expect(b.near.get(ref)).toBe('{"v":1}');
+    // A TTL of 0 (not cached in Redis either) is never kept near.
+    const zero = { key: 'game:near-zero-ttl' };
+    b.near.keep(zero, '{"v":1}', 0, b.near.ticket(zero));
+    expect(b.near.get(zero)).toBeUndefined();
   });
 
   it('is bounded by entries and by bytes, least recently used going first', async () => {

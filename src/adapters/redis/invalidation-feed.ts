@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { CacheInvalidation } from '../../ports/cache.js';
+import type { CacheFamily, CacheInvalidation } from '../../ports/cache.js';
 import type { Logger } from '../../ports/logger.js';
 import type { NearCache } from './near-cache.js';
+
+const HEARTBEAT_MS = 1_000;
 
 /** The key counting published invalidations, so that a subscriber can tell when it missed one. */
 export const INVALIDATION_SEQUENCE_KEY = 'cache:invalidation-sequence';
@@ -22,8 +24,9 @@ export function parseInvalidationMessage(
   try {
     const body = JSON.parse(message.slice(space + 1)) as { k?: unknown; f?: unknown };
     const keys = Array.isArray(body.k) ? body.k.filter((k): k is string => typeof k === 'string') : [];
+    // Any family named, known here or not (a newer process during a rolling deploy may have more).
     const families = Array.isArray(body.f)
-      ? body.f.filter((f): f is 'catalog' | 'home' => f === 'catalog' || f === 'home')
+      ? body.f.filter((f): f is CacheFamily => typeof f === 'string')
       : [];
     return { sequence, target: { keys, families } };
   } catch {
@@ -48,6 +51,7 @@ export class InvalidationFeed {
   private readonly channel: string;
   private lastSequence: number | undefined;
   private closed = false;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     client: Redis,
@@ -60,6 +64,8 @@ export class InvalidationFeed {
       autoResubscribe: false,
       lazyConnect: true,
       connectionName: this.connectionName,
+      // The heartbeat's bound: long enough for a loaded machine's healthy Redis, short enough to notice soon.
+      commandTimeout: 1_000,
     });
     this.subscriber.on('error', () => this.lost());
     this.subscriber.on('close', () => this.lost());
@@ -77,10 +83,19 @@ export class InvalidationFeed {
   /** Connects in the background; the near cache stays inactive until the subscription is confirmed. */
   start(): void {
     this.subscriber.connect().catch(() => undefined);
+    // A connection that died without a word (a NAT or load balancer dropping it while idle) delivers nothing
+    // and reports nothing: a PING that goes unanswered within the command timeout drops it, which clears the
+    // near cache and reconnects.
+    this.heartbeat = setInterval(() => {
+      if (this.subscriber.status !== 'ready') return;
+      this.subscriber.ping().catch(() => this.subscriber.disconnect(true));
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.heartbeat);
     this.lost();
     await this.subscriber.quit().catch(() => this.subscriber.disconnect());
   }
@@ -89,6 +104,7 @@ export class InvalidationFeed {
     if (this.closed) return;
     try {
       await this.subscriber.subscribe(this.channel);
+      if (this.closed) return;
       this.lastSequence = undefined;
       this.near.setSubscribed(true);
     } catch (error) {

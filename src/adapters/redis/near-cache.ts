@@ -91,7 +91,7 @@ export class NearCache {
 
   /** Keeps what Redis answered (or what was filled into it) unless anything was invalidated since `ticket`. */
   keep(ref: CacheRef, json: string, ttlSeconds: number, ticket: NearTicket | undefined): void {
-    if (ticket === undefined) return;
+    if (ticket === undefined || ttlSeconds <= 0) return;
     if (!this.active || ticket.epoch !== this.epoch || ticket.invalidations !== this.invalidations) {
       this.counts.refused += 1;
       return;
@@ -108,8 +108,11 @@ export class NearCache {
 
   /** Drops what an invalidation names: its keys, and every member of its families. */
   drop(target: CacheInvalidation): void {
+    // Carts, wishlists and orders are never kept: their invalidations leave every fill in flight alone.
+    const keys = (target.keys ?? []).filter((key) => this.admits({ key }));
+    if (keys.length === 0 && (target.families ?? []).length === 0) return;
     this.invalidations += 1;
-    for (const key of target.keys ?? []) this.entries.delete(key);
+    for (const key of keys) this.entries.delete(key);
     for (const family of target.families ?? []) {
       this.families.set(family, (this.families.get(family) ?? 0) + 1);
     }
