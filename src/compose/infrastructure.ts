@@ -16,7 +16,7 @@ import { SmtpMailer } from '../adapters/mailer/smtp-mailer.js';
 import { PostgresAdvisoryLock } from '../adapters/postgres/advisory-lock.js';
 import { createDb, createPool, type Db } from '../adapters/postgres/db.js';
 import { startEmbeddedDatabase } from '../adapters/postgres/embedded-database.js';
-import { serialisedQueueCreation } from '../adapters/postgres/queue-creation.js';
+import { serialisedQueueCreation, startSerialised } from '../adapters/postgres/queue-creation.js';
 import { KyselyUnitOfWork } from '../adapters/postgres/kysely-unit-of-work.js';
 import { migrateToLatest } from '../adapters/postgres/migrate.js';
 import { PostgresGcraStore } from '../adapters/postgres/postgres-gcra-store.js';
@@ -197,7 +197,7 @@ export async function openInfrastructure(
         ? logger.debug({ err: error }, 'pg-boss error while stopping')
         : logger.error({ err: error }, 'pg-boss error'),
     );
-    await boss.start();
+    await startSerialised(boss, db);
     // Long jobs hand their work on when shutdown begins (a sync run at its next page), so a stop finishes well
     // within the 10 s an orchestrator gives before SIGKILL.
     shutdown.onStopJobs(() => boss.stop({ graceful: true, wait: true, timeout: 8_000 }));

@@ -28,6 +28,25 @@ it('three worker processes started at once on a fresh database all come up, thre
   }
 }, 60_000);
 
+// A worker creates pg-boss's own scheduling queue as pg-boss starts, while API processes create theirs.
+it('two API processes and a worker started at once on a fresh database all come up, five times over', async () => {
+  for (let round = 0; round < 5; round++) {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    const started = await Promise.allSettled(
+      (['api', 'worker', 'api'] as const).map((role) => startTestShop({ role, databaseUrl: database.url })),
+    );
+    const shops = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    for (const shop of shops) cleanups.push(() => shop.close());
+    const failures = started.flatMap((result) =>
+      result.status === 'rejected' ? [String((result.reason as Error).message)] : [],
+    );
+    expect(failures, `round ${round}`).toEqual([]);
+    await expectEveryQueueOnce(shops[0]!);
+    await Promise.all(shops.map((shop) => shop.close()));
+  }
+}, 90_000);
+
 async function expectEveryQueueOnce(shop: TestShop) {
   const queues = await shop.db
     .selectFrom('pgboss.queue' as never)

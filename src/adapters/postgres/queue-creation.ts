@@ -12,9 +12,21 @@ import type { CreateQueue } from '../jobs/create-queue.js';
 export function serialisedQueueCreation<DB>(boss: PgBoss, db: Kysely<DB>): CreateQueue {
   return async (name, options) => {
     if (await boss.getQueue(name)) return;
-    await db.transaction().execute(async (tx) => {
-      await sql`SELECT pg_advisory_xact_lock(hashtextextended('keyshop:pg-boss-queues', 0))`.execute(tx);
-      await boss.createQueue(name, { ...options, name });
-    });
+    await underQueueLock(db, () => boss.createQueue(name, { ...options, name }));
   };
+}
+
+/**
+ * Starts pg-boss under the same lock: a process that runs schedules creates pg-boss's own scheduling queue as
+ * it starts, which would otherwise deadlock with another process creating a queue at that moment.
+ */
+export function startSerialised<DB>(boss: PgBoss, db: Kysely<DB>): Promise<unknown> {
+  return underQueueLock(db, () => boss.start());
+}
+
+function underQueueLock<DB, T>(db: Kysely<DB>, work: () => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (tx) => {
+    await sql`SELECT pg_advisory_xact_lock(hashtextextended('keyshop:pg-boss-queues', 0))`.execute(tx);
+    return work();
+  });
 }
