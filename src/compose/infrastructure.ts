@@ -28,6 +28,7 @@ import { syncRunCounts } from '../adapters/postgres/sync-run-counts.js';
 import { SharedWakeups } from '../adapters/postgres/shared-wakeups.js';
 import { CacheTrust } from '../adapters/redis/cache-trust.js';
 import { RedisGuard } from '../adapters/redis/redis-guard.js';
+import { createThrottledWarning } from '../adapters/redis/throttled-warning.js';
 import { isSharedEntry } from '../domain/cache-keys.js';
 import { InvalidationFeed } from '../adapters/redis/invalidation-feed.js';
 import { NearCache } from '../adapters/redis/near-cache.js';
@@ -192,11 +193,16 @@ export async function openInfrastructure(
     });
     // Once shutdown begins, errors of connections the database closes (an embedded cluster stopped by the same
     // Ctrl-C) are expected: logged only at debug.
-    boss.on('error', (error) =>
-      shutdown.stopping.aborted
-        ? logger.debug({ err: error }, 'pg-boss error while stopping')
-        : logger.error({ err: error }, 'pg-boss error'),
-    );
+    // A database that closes its connections (stopping, restarting, failing over; an embedded cluster that a
+    // terminal's Ctrl-C reached first) makes every pg-boss connection fail at once: one warning, not a flood.
+    const warnClosed = createThrottledWarning(logger);
+    boss.on('error', (error: Error & { code?: string }) => {
+      const closed = error.code === '57P01' || /Connection terminated/i.test(error.message);
+      if (shutdown.stopping.aborted) logger.debug({ err: error }, 'pg-boss error while stopping');
+      else if (closed)
+        warnClosed({ code: error.code, error: error.message }, 'PostgreSQL closed the job queue’s connections');
+      else logger.error({ err: error }, 'pg-boss error');
+    });
     await startSerialised(boss, db);
     // Long jobs hand their work on when shutdown begins (a sync run at its next page), so a stop finishes well
     // within the 10 s an orchestrator gives before SIGKILL.

@@ -41,7 +41,7 @@ export class SharedWakeups {
         void client.end().catch(() => undefined);
         return;
       }
-      this.logger.warn({ err: error }, 'outbox wake-up listener lost its connection; reconnecting');
+      this.logger.warn({ error: error.message }, 'outbox wake-up listener lost its connection; reconnecting');
       void client.end().catch(() => undefined);
       this.again(wakeups);
     });
