@@ -200,7 +200,10 @@ export async function openInfrastructure(
       const closed = error.code === '57P01' || /Connection terminated/i.test(error.message);
       if (shutdown.stopping.aborted) logger.debug({ err: error }, 'pg-boss error while stopping');
       else if (closed)
-        warnClosed({ code: error.code, error: error.message }, 'PostgreSQL closed the job queue’s connections');
+        warnClosed(
+          { code: error.code, error: error.message },
+          'PostgreSQL closed the job queue’s connections',
+        );
       else logger.error({ err: error }, 'pg-boss error');
     });
     await startSerialised(boss, db);
