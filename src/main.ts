@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { readCommandLine, usageError } from './cli/command-line.js';
 import { ConfigError, loadConfig, type Role } from './config.js';
 import { createShop } from './compose/create-shop.js';
 import { createLogger, prettyLogs } from './logger.js';
@@ -6,13 +6,16 @@ import { EmbeddedDatabaseUnusable } from './adapters/postgres/embedded-database.
 
 const ROLES: Role[] = ['all', 'api', 'worker'];
 
+const USAGE = `Usage: keyshop [--role all|api|worker]
+  all     (default) the HTTP API and the background workers in one process
+  api     the HTTP API only; run as many as needed behind a load balancer
+  worker  the outbox, G2A fulfilment and the scheduled syncs; run one or more
+Configuration comes from the environment (see the README); without DATABASE_URL an embedded PostgreSQL starts.`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { role: { type: 'string', default: 'all' } } });
+  const values = readCommandLine(USAGE, { role: { type: 'string', default: 'all' } });
   const role = values.role as Role;
-  if (!ROLES.includes(role)) {
-    console.error(`--role must be one of ${ROLES.join(', ')}`);
-    process.exit(2);
-  }
+  if (!ROLES.includes(role)) usageError(USAGE, `--role must be one of ${ROLES.join(', ')}`);
 
   let config;
   try {

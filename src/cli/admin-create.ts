@@ -1,13 +1,13 @@
-import { parseArgs } from 'node:util';
+import { readCommandLine, usageError } from './command-line.js';
 import { loadConfig } from '../config.js';
 import { createShop } from '../compose/create-shop.js';
 import { createLogger } from '../logger.js';
 
-const { values } = parseArgs({ options: { email: { type: 'string' }, password: { type: 'string' } } });
-if (!values.email || !values.password) {
-  console.error('usage: npm run admin:create -- --email E --password P');
-  process.exit(2);
-}
+const USAGE = `Usage: npm run admin:create -- --email E --password P   (built: node dist/cli/admin-create.js ...)
+Creates an admin account, or makes the existing account with that e-mail an admin with that password.`;
+
+const values = readCommandLine(USAGE, { email: { type: 'string' }, password: { type: 'string' } });
+if (!values.email || !values.password) usageError(USAGE, '--email and --password are both required');
 
 try {
   const config = loadConfig();

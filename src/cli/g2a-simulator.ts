@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createG2ASimulator } from '../adapters/g2a/simulator.js';
 import {
@@ -7,6 +6,7 @@ import {
   SIMULATOR_DEV_API_SECRET,
   SIMULATOR_DEV_EMAIL,
 } from '../adapters/g2a/simulator-defaults.js';
+import { readCommandLine, usageError } from './command-line.js';
 
 const USAGE = `Usage: npm run g2a:simulator -- [--port 4010] [--host 127.0.0.1] [--products 500] [--seed 1]
                              [--webhook-url URL] [--key-delay-ms 0] [--latency-ms 0] [--error-rate 0]
@@ -14,8 +14,7 @@ Credentials: G2A_API_HASH, G2A_API_SECRET, G2A_EMAIL (development defaults when 
 Rate limit: G2A_RATE_PER_MINUTE (default 600, 0 = none). Webhook signing secret: G2A_WEBHOOK_SECRET.`;
 
 function fail(message: string): never {
-  console.error(`${message}\n\n${USAGE}`);
-  process.exit(1);
+  return usageError(USAGE, message);
 }
 
 function integerOption(
@@ -31,33 +30,17 @@ function integerOption(
   return value;
 }
 
-function parseCommandLine() {
-  try {
-    return parseArgs({
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' },
-        products: { type: 'string' },
-        seed: { type: 'string' },
-        'webhook-url': { type: 'string' },
-        'key-delay-ms': { type: 'string' },
-        'latency-ms': { type: 'string' },
-        'error-rate': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (error) {
-    fail((error as Error).message);
-  }
-}
-
 async function main(): Promise<void> {
-  const flags = parseCommandLine();
-  if (flags.help) {
-    console.log(USAGE);
-    return;
-  }
+  const flags = readCommandLine(USAGE, {
+    port: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    products: { type: 'string' },
+    seed: { type: 'string' },
+    'webhook-url': { type: 'string' },
+    'key-delay-ms': { type: 'string' },
+    'latency-ms': { type: 'string' },
+    'error-rate': { type: 'string' },
+  });
 
   const port = integerOption('--port', flags.port, SIMULATOR_DEFAULT_PORT, 65_535);
   const products = integerOption('--products', flags.products, 500, 1_000_000);

@@ -1,5 +1,12 @@
 import { createDb } from '../adapters/postgres/db.js';
 import { migrateToLatest } from '../adapters/postgres/migrate.js';
+import { readCommandLine } from './command-line.js';
+
+readCommandLine(
+  `Usage: npm run migrate   (built: node dist/cli/migrate.js)
+Applies every pending migration to the database at DATABASE_URL; one run at a time, safe to repeat.`,
+  {},
+);
 
 const url = process.env.DATABASE_URL;
 if (!url) {
