@@ -20,13 +20,19 @@ class SmtpSink {
   readonly messages: { to: string; body: string }[] = [];
   private server?: SMTPServer;
 
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    /** A recipient this server refuses (550), to fail one message of a batch. */
+    private readonly refuse?: string,
+  ) {}
 
   async start(): Promise<void> {
     this.server = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS'],
       logger: false,
+      onRcptTo: (address, _session, callback) =>
+        callback(address.address === this.refuse ? new Error('550 mailbox unavailable') : undefined),
       onData: (stream, session, callback) => {
         let body = '';
         stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -117,6 +123,60 @@ describe('outbox delivery', () => {
       // The delivered message keeps who and what, not the text with its live token.
       expect(delivered.payload).toEqual({ to: 'mail@example.com', subject: expect.any(String) });
     } finally {
+      await smtp.stop();
+    }
+  });
+
+  it('never marks a failed message delivered when another worker takes up its retry at once', async () => {
+    const smtp = new SmtpSink(await freePort(), 'refused@example.com');
+    await smtp.start();
+    const shop = await startTestShop({
+      env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
+      outboxDelivery: { 'email.send': { retryLimit: 49, retryDelaySeconds: 0, retryBackoff: false } },
+    });
+    shops.push(shop);
+    try {
+      // The worst interleaving, made certain: the instant a failed message is due again, another worker (another
+      // process) claims it, so its row goes from this attempt's failure straight to a new attempt.
+      await sql`
+        CREATE FUNCTION claim_retry() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          -- pg-boss fails a message by deleting and inserting it again; claiming is what its fetch does.
+          IF NEW.name = ${sql.lit(queueOf('email.send'))} AND NEW.state = 'retry' THEN
+            NEW.state := 'active'; NEW.retry_count := NEW.retry_count + 1; NEW.started_on := now();
+          END IF;
+          RETURN NEW;
+        END $$`.execute(shop.db);
+      await sql`CREATE TRIGGER claim_retry BEFORE INSERT ON pgboss.job FOR EACH ROW EXECUTE FUNCTION claim_retry()`.execute(
+        shop.db,
+      );
+      const mail = (to: string) => ({ to, subject: 'Your key', text: `for ${to}` });
+      await shop.uow.run((scope) =>
+        scope.outbox.addAll('email.send', [mail('ok@example.com'), mail('refused@example.com')]),
+      );
+      const byRecipient = async () =>
+        new Map((await outboxJobs(shop.db, 'email.send')).map((job) => [job.payload.to, job]));
+      await waitFor(async () => {
+        const jobs = await byRecipient();
+        return (
+          jobs.get('ok@example.com')?.state === 'completed' && jobs.get('refused@example.com')!.attempts >= 2
+        );
+      }, 'one message delivered, the other failed and taken up again');
+
+      // A later message delivered means the worker finished the first batch and settled what it settles.
+      await shop.uow.run((scope) => scope.outbox.add('email.send', mail('later@example.com')));
+      await waitFor(
+        async () => (await byRecipient()).get('later@example.com')?.state === 'completed',
+        'later',
+      );
+      for (let check = 0; check < 10; check++) {
+        const refused = (await byRecipient()).get('refused@example.com')!;
+        expect(refused).toMatchObject({ state: 'active', attempts: 2 });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(smtp.messages.map((m) => m.to).sort()).toEqual(['later@example.com', 'ok@example.com']);
+    } finally {
+      await sql`DROP TRIGGER IF EXISTS claim_retry ON pgboss.job`.execute(shop.db);
       await smtp.stop();
     }
   });

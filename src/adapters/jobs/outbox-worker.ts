@@ -100,6 +100,12 @@ export async function startOutboxWorkers(deps: {
   }
 }
 
+/**
+ * Delivers one batch. Delivered messages are completed here; the failed ones are left to pg-boss, by rejecting:
+ * it fails them once the handler has settled. Failing them here instead would race pg-boss's own completion of
+ * the batch, which follows the handler: a failed message due again at once and claimed by another worker in
+ * that gap would be marked completed without ever being delivered.
+ */
 async function deliverBatch(
   deps: { boss: PgBoss; deliveryDeps: OutboxDeliveryDeps },
   entry: OutboxTopicEntry<OutboxTopic>,
@@ -116,7 +122,6 @@ async function deliverBatch(
     await deps.boss.complete(entry.queue, delivered);
     if (entry.scrubAfterDelivery) await scrub(deps.boss, entry, delivered);
   }
-  if (failures.size > 0) await handBack(deps.boss, entry, jobs, failures, log);
   // A batch delivered whole is routine (one per checkout, one per synced page): debug. A failure is not.
   log[failures.size === 0 ? 'debug' : 'warn'](
     {
@@ -127,24 +132,7 @@ async function deliverBatch(
     },
     'outbox batch',
   );
-}
-
-/** Fails the messages with their errors, one statement per distinct error: an outage is not a write storm. */
-async function handBack(
-  boss: PgBoss,
-  entry: OutboxTopicEntry<OutboxTopic>,
-  jobs: PgBoss.JobWithMetadata<object>[],
-  failures: Map<string, Error>,
-  log: Logger,
-): Promise<void> {
-  const byMessage = new Map<string, string[]>();
-  for (const [id, error] of failures) {
-    const message = error.message.slice(0, 500);
-    byMessage.set(message, [...(byMessage.get(message) ?? []), id]);
-  }
-  // pg-boss takes an array of ids with an output too; its typings know only the single-id form.
-  const fail = boss.fail.bind(boss) as (name: string, ids: string[], output: object) => Promise<void>;
-  for (const [message, ids] of byMessage) await fail(entry.queue, ids, { message });
+  if (failures.size === 0) return;
   for (const job of jobs) {
     if (failures.has(job.id) && job.retryCount >= job.retryLimit) {
       log.error(
@@ -157,6 +145,17 @@ async function handBack(
         'outbox message is dead',
       );
     }
+  }
+  throw new BatchFailed(failures);
+}
+
+/** The errors of a batch's failed messages, as one: each distinct message once, so an outage reads as one. */
+class BatchFailed extends Error {
+  constructor(failures: Map<string, Error>) {
+    const messages = [...new Set([...failures.values()].map((error) => error.message))];
+    super(messages.join('; ').slice(0, 500));
+    this.name = 'OutboxDeliveryFailed';
+    this.stack = undefined;
   }
 }
 
