@@ -22,8 +22,12 @@ class SmtpSink {
 
   constructor(
     readonly port: number,
-    /** A recipient this server refuses (550), to fail one message of a batch. */
-    private readonly refuse?: string,
+    private readonly behaviour: {
+      /** A recipient this server refuses (550), to fail one message of a batch. */
+      refuse?: string;
+      /** How long the server takes to accept a message, by how many it has accepted before (a slow server). */
+      acceptAfterMs?: (received: number) => number;
+    } = {},
   ) {}
 
   async start(): Promise<void> {
@@ -32,13 +36,18 @@ class SmtpSink {
       disabledCommands: ['STARTTLS'],
       logger: false,
       onRcptTo: (address, _session, callback) =>
-        callback(address.address === this.refuse ? new Error('550 mailbox unavailable') : undefined),
+        callback(
+          address.address === this.behaviour.refuse ? new Error('550 mailbox unavailable') : undefined,
+        ),
       onData: (stream, session, callback) => {
         let body = '';
         stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
         stream.on('end', () => {
-          this.messages.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), body });
-          callback();
+          const delay = this.behaviour.acceptAfterMs?.(this.messages.length) ?? 0;
+          setTimeout(() => {
+            this.messages.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), body });
+            callback();
+          }, delay);
         });
       },
     });
@@ -128,7 +137,7 @@ describe('outbox delivery', () => {
   });
 
   it('never marks a failed message delivered when another worker takes up its retry at once', async () => {
-    const smtp = new SmtpSink(await freePort(), 'refused@example.com');
+    const smtp = new SmtpSink(await freePort(), { refuse: 'refused@example.com' });
     await smtp.start();
     const shop = await startTestShop({
       env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
@@ -180,6 +189,71 @@ describe('outbox delivery', () => {
       await smtp.stop();
     }
   });
+
+  it('a delivery that outlived its expiry neither completes nor scrubs the retry: the retry sends the whole text', async () => {
+    // The first message takes the server 2.5 s; its attempt expires after 1 s and is due again after 3 s.
+    const smtp = new SmtpSink(await freePort(), {
+      acceptAfterMs: (received) => (received === 0 ? 2_500 : 0),
+    });
+    await smtp.start();
+    const shop = await startTestShop({
+      env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
+      outboxDelivery: {
+        'email.send': { expireInSeconds: 1, retryLimit: 5, retryDelaySeconds: 3, retryBackoff: false },
+      },
+    });
+    shops.push(shop);
+    try {
+      await shop.uow.run((scope) =>
+        scope.outbox.add('email.send', { to: 'slow@example.com', subject: 'Verify', text: 'token 4242' }),
+      );
+      // The late first send lands while the message waits for its retry: still there, text and all.
+      await waitFor(() => smtp.messages.length === 1, 'the slow first send');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await firstEmail(shop))!).toMatchObject({ state: 'retry', payload: { text: 'token 4242' } });
+
+      const delivered = await waitFor(async () => {
+        const job = await firstEmail(shop);
+        return job?.state === 'completed' ? job : undefined;
+      }, 'the retry delivered');
+      expect(smtp.messages).toHaveLength(2);
+      for (const message of smtp.messages) expect(message.body).toContain('token 4242');
+      expect(delivered.payload).toEqual({ to: 'slow@example.com', subject: 'Verify' });
+    } finally {
+      await smtp.stop();
+    }
+  });
+
+  it('a batch stops starting sends at half its expiry: the rest go on a later attempt, each e-mail once', async () => {
+    // 2 s a message, 6 s of expiry: two are begun within the first 3 s, the third would begin at 4 s.
+    const smtp = new SmtpSink(await freePort(), { acceptAfterMs: () => 2_000 });
+    await smtp.start();
+    const shop = await startTestShop({
+      env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}` },
+      outboxDelivery: {
+        'email.send': { expireInSeconds: 6, retryLimit: 5, retryDelaySeconds: 0, retryBackoff: false },
+      },
+    });
+    shops.push(shop);
+    try {
+      const mail = (to: string) => ({ to, subject: 'Your key', text: `for ${to}` });
+      await shop.uow.run((scope) =>
+        scope.outbox.addAll('email.send', ['a@example.com', 'b@example.com', 'c@example.com'].map(mail)),
+      );
+      const jobs = await waitFor(
+        async () => {
+          const all = await outboxJobs(shop.db, 'email.send');
+          return all.length === 3 && all.every((job) => job.state === 'completed') ? all : undefined;
+        },
+        'all three delivered',
+        30_000,
+      );
+      expect(smtp.messages.map((m) => m.to)).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
+      expect(jobs.map((job) => job.attempts)).toEqual([1, 1, 2]);
+    } finally {
+      await smtp.stop();
+    }
+  }, 40_000);
 
   it('keeps a message as failed after its last attempt and shows it in the backlog', async () => {
     const shop = await startTestShop({

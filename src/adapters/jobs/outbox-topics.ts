@@ -10,6 +10,15 @@ export interface OutboxMessage<T extends OutboxTopic = OutboxTopic> {
   payload: OutboxTopics[T];
 }
 
+/** The batch a delivery works on. */
+export interface OutboxBatch {
+  /**
+   * When to stop starting work (epoch ms): half the messages' expiry, past which pg-boss gives them to another
+   * worker. A message not begun by then is answered as failed, to be delivered again, rather than sent late.
+   */
+  deadline: number;
+}
+
 /** What delivering a topic may use. */
 export interface OutboxDeliveryDeps {
   cache: Cache;
@@ -41,7 +50,11 @@ export interface OutboxTopicEntry<T extends OutboxTopic> {
    * Delivers a batch; answers the messages that failed, by id (the others count as delivered). Must be
    * idempotent: a message may come again after a crash or an expiry.
    */
-  deliver(messages: OutboxMessage<T>[], deps: OutboxDeliveryDeps): Promise<Map<string, Error>>;
+  deliver(
+    messages: OutboxMessage<T>[],
+    deps: OutboxDeliveryDeps,
+    batch: OutboxBatch,
+  ): Promise<Map<string, Error>>;
   /**
    * Delivered through Redis: a process whose Redis guard is open stops taking these messages until it closes,
    * so that processes that reach Redis deliver them at once instead of after failed attempts here.
@@ -105,9 +118,15 @@ export function outboxRegistry(settings: OutboxSettings): OutboxRegistry {
         expireInSeconds: 120,
         batchSize: 10,
       }),
-      async deliver(messages, { mailer }) {
+      // One after another: a slow mail server must not keep a batch past its expiry, so what is not begun
+      // by the batch's deadline waits for the next attempt instead of going out twice.
+      async deliver(messages, { mailer }, { deadline }) {
         const failures = new Map<string, Error>();
         for (const m of messages) {
+          if (Date.now() >= deadline) {
+            failures.set(m.id, new Error('not sent: the batch ran out of time; it is sent on a later attempt'));
+            continue;
+          }
           try {
             await mailer.send(m.payload);
           } catch (error) {

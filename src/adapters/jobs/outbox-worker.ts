@@ -113,15 +113,14 @@ async function deliverBatch(
   log: Logger,
 ): Promise<void> {
   const started = performance.now();
+  const expiresInMs = Math.min(...jobs.map((job) => job.expireInSeconds)) * 1000;
   const failures = await entry.deliver(
     jobs.map((job) => ({ id: job.id, payload: job.data as never })),
     deps.deliveryDeps,
+    { deadline: Date.now() + expiresInMs / 2 },
   );
-  const delivered = jobs.filter((job) => !failures.has(job.id)).map((job) => job.id);
-  if (delivered.length > 0) {
-    await deps.boss.complete(entry.queue, delivered);
-    if (entry.scrubAfterDelivery) await scrub(deps.boss, entry, delivered);
-  }
+  const delivered = jobs.filter((job) => !failures.has(job.id));
+  if (delivered.length > 0) await completeDelivered(deps.boss, entry, delivered);
   // A batch delivered whole is routine (one per checkout, one per synced page): debug. A failure is not.
   log[failures.size === 0 ? 'debug' : 'warn'](
     {
@@ -159,11 +158,28 @@ class BatchFailed extends Error {
   }
 }
 
-async function scrub(boss: PgBoss, entry: OutboxTopicEntry<OutboxTopic>, ids: string[]): Promise<void> {
-  await boss
-    .getDb()
-    .executeSql(
-      `UPDATE ${PG_BOSS_SCHEMA}.job SET data = data - $3::text[] WHERE name = $1 AND id = ANY($2::uuid[])`,
-      [entry.queue, ids, entry.scrubAfterDelivery],
-    );
+/**
+ * Completes (and scrubs) the delivered messages, each only while it is still this attempt's: a batch that
+ * outlived its expiry finds its messages failed or taken up again by another worker, and must neither complete
+ * that worker's attempt nor strip the text a retry is about to send. An attempt is the job's id with its
+ * `retry_count`, which every fetch of a started job increments.
+ */
+async function completeDelivered(
+  boss: PgBoss,
+  entry: OutboxTopicEntry<OutboxTopic>,
+  jobs: PgBoss.JobWithMetadata<object>[],
+): Promise<void> {
+  await boss.getDb().executeSql(
+    `UPDATE ${PG_BOSS_SCHEMA}.job AS job
+        SET state = 'completed', completed_on = now(), output = NULL, data = job.data - $4::text[]
+       FROM unnest($2::uuid[], $3::int[]) AS attempt(id, retry_count)
+      WHERE job.name = $1 AND job.id = attempt.id AND job.retry_count = attempt.retry_count
+        AND job.state = 'active'`,
+    [
+      entry.queue,
+      jobs.map((job) => job.id),
+      jobs.map((job) => job.retryCount),
+      entry.scrubAfterDelivery ?? [],
+    ],
+  );
 }
