@@ -124,7 +124,10 @@ export function outboxRegistry(settings: OutboxSettings): OutboxRegistry {
         const failures = new Map<string, Error>();
         for (const m of messages) {
           if (Date.now() >= deadline) {
-            failures.set(m.id, new Error('not sent: the batch ran out of time; it is sent on a later attempt'));
+            failures.set(
+              m.id,
+              new Error('not sent: the batch ran out of time; it is sent on a later attempt'),
+            );
             continue;
           }
           try {
