@@ -14,6 +14,8 @@ export interface G2AConfig {
   apiSecret: string;
   email: string;
   ratePerMinute: number;
+  /** Per request, from sending it to the end of its answer. */
+  timeoutMs: number;
   webhookSecret?: string;
 }
 
@@ -238,6 +240,7 @@ export function loadConfig(env: Env = process.env): Config {
       apiSecret: g2aSecret ?? SIMULATOR_DEV_API_SECRET,
       email: g2aEmail ?? SIMULATOR_DEV_EMAIL,
       ratePerMinute: integer('G2A_RATE_PER_MINUTE', 600, 2, 1_000_000),
+      timeoutMs: integer('G2A_TIMEOUT_SECONDS', 15, 1, 300) * 1000,
       webhookSecret: g2aWebhookSecret,
     },
     keysEncryptionKey,
@@ -268,6 +271,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (redisUrl && config.syncStaleAfterMs < SYNC_LOCK_LEASE_SECONDS * 1000)
     problems.push(
       `SYNC_STALE_AFTER_SECONDS must be at least ${SYNC_LOCK_LEASE_SECONDS} with REDIS_URL (the sync lock's lease in Redis)`,
+    );
+  // A call that buys or pays must be answered within the worker's lease on the unit, with a tenth to spare.
+  if (config.g2a.timeoutMs >= config.fulfilment.leaseMs * 0.9)
+    problems.push(
+      'FULFILMENT_LEASE_SECONDS must leave room for a G2A call: more than G2A_TIMEOUT_SECONDS / 0.9 (a purchase is never sent that could be answered after the lease)',
     );
   if (production && !config.metricsToken)
     warnings.push(

@@ -47,8 +47,29 @@ export type FulfilOutcome = 'delivered' | 'refunded' | 'waiting' | 'busy' | 'clo
 
 type StepResult = { next: FulfilmentUnit } | { done: FulfilOutcome };
 
-/** One attempt at a unit: the deps and the lease owner this attempt holds (another attempt has its own). */
-type Attempt = FulfilOrderUnitDeps & { owner: string };
+/**
+ * One attempt at a unit: the deps, the unit, the lease owner this attempt holds (another attempt has its own) and
+ * when its lease ends (`leaseLost` once a renewal found another worker holding it).
+ */
+type Attempt = FulfilOrderUnitDeps & { unitId: string; owner: string; leaseUntil: Date; leaseLost?: boolean };
+
+/**
+ * Asked right before a call that changes state at G2A leaves: renews the lease from that moment, so the answer is
+ * in long before it could end (the G2A timeout is shorter than the lease, as the configuration checks). A
+ * request that left after the lease was lost could race the worker that took the unit over: two payments, or
+ * the refusal of the second refunding a unit that was paid.
+ */
+const leaseCheck = (deps: Attempt) => ({
+  mayLeave: async () => {
+    const until = new Date(deps.clock.now().getTime() + deps.settings.leaseMs);
+    if (!(await deps.uow.run((scope) => scope.fulfilment.renewLease(deps.unitId, deps.owner, until)))) {
+      deps.leaseLost = true;
+      return false;
+    }
+    deps.leaseUntil = until;
+    return true;
+  },
+});
 
 /**
  * Drives one unit on from where its row says it is: create the G2A order (with `max_price` = the cost
@@ -61,20 +82,21 @@ type Attempt = FulfilOrderUnitDeps & { owner: string };
  * transaction: nothing remote happens in a transaction.
  */
 export async function fulfilOrderUnit(options: FulfilOrderUnitDeps, unitId: string): Promise<FulfilOutcome> {
-  const deps: Attempt = { ...options, owner: randomUUID() };
-  const leaseEnd = () => new Date(deps.clock.now().getTime() + deps.settings.leaseMs);
+  const leaseEnd = () => new Date(options.clock.now().getTime() + options.settings.leaseMs);
+  const deps: Attempt = { ...options, unitId, owner: randomUUID(), leaseUntil: leaseEnd() };
   const claim = await deps.uow.run((scope) =>
-    scope.fulfilment.claim(unitId, deps.owner, deps.clock.now(), leaseEnd()),
+    scope.fulfilment.claim(unitId, deps.owner, deps.clock.now(), deps.leaseUntil),
   );
   if ('outcome' in claim) return claim.outcome;
   let unit = claim.unit;
   for (let step = 0; ; step++) {
     // Each step starts with the lease renewed: a long step before it cannot let another worker in mid-call.
-    if (
-      step > 0 &&
-      !(await deps.uow.run((scope) => scope.fulfilment.renewLease(unit.id, deps.owner, leaseEnd())))
-    ) {
-      return 'busy';
+    if (step > 0) {
+      const until = leaseEnd();
+      if (!(await deps.uow.run((scope) => scope.fulfilment.renewLease(unit.id, deps.owner, until)))) {
+        return 'busy';
+      }
+      deps.leaseUntil = until;
     }
     const next = nextFulfilmentStep(unit);
     const log = deps.logger.child({
@@ -129,12 +151,14 @@ async function createOrder(deps: Attempt, unit: FulfilmentUnit, log: Logger): Pr
   }
   let created;
   try {
-    created = await deps.g2a.createOrder({
-      productId: unit.g2aProductId,
-      maxPriceEur: centsToEuros(unit.maxPriceCents),
-    });
+    created = await deps.g2a.createOrder(
+      { productId: unit.g2aProductId, maxPriceEur: centsToEuros(unit.maxPriceCents) },
+      leaseCheck(deps),
+    );
   } catch (error) {
     if (!(error instanceof G2AError)) throw error;
+    // Not sent: another worker holds the unit now.
+    if (deps.leaseLost) return { done: 'busy' };
     const failure = definitiveFailure(error, 'create');
     if (failure) return { done: await refundUnit(deps, unit, failure, log) };
     if (!error.mayHaveActed) {
@@ -198,13 +222,15 @@ async function payOrder(deps: Attempt, unit: FulfilmentUnit, log: Logger): Promi
   }
   if (paidBefore === 'no') {
     try {
-      await deps.g2a.payOrder(orderId);
+      await deps.g2a.payOrder(orderId, leaseCheck(deps));
     } catch (error) {
       if (!(error instanceof G2AError)) throw error;
+      if (deps.leaseLost) return { done: 'busy' };
       const failure = error.mayHaveActed ? null : definitiveFailure(error, 'pay');
-      if (failure) return { done: await refundUnit(deps, unit, failure, log) };
-      // Whether the payment went through is G2A's to say: only an order still `new` is paid again.
+      // Whether the payment went through is G2A's to say, even after a refusal (the order may have been paid by
+      // an earlier attempt): only an order still `new` is refunded or paid again.
       const paid = await paidAtG2A(deps, unit, log);
+      if (failure && paid === 'no') return { done: await refundUnit(deps, unit, failure, log) };
       if (paid !== 'yes') {
         const flag = paid === 'no' ? flagFor(error) : paid.flag;
         return { done: await retryLater(deps, unit, { error: error.message, flag }) };
@@ -287,6 +313,8 @@ async function refundUnit(
 ): Promise<FulfilOutcome> {
   const refunded = await deps.uow.run((scope) =>
     settleOrder(deps, scope, unit.orderId, async () => {
+      // Only while this attempt still holds the unit: one that took it over decides from G2A's answers.
+      if (!(await scope.fulfilment.renewLease(unit.id, deps.owner, deps.leaseUntil))) return false;
       const failed = await scope.orders.moveUnits([unit.id], 'failed', ['pending', 'ordered', 'paid']);
       if (failed.length === 0) return false;
       await scope.orders.moveUnits(failed, 'refunded', ['failed']);

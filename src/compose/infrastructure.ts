@@ -358,6 +358,7 @@ async function connectG2A(
     apiHash: config.g2a.apiHash,
     apiSecret: config.g2a.apiSecret,
     email: config.g2a.email,
+    timeoutMs: config.g2a.timeoutMs,
     limiter: deps.limiter,
     logger,
     onAttempt: (endpoint, outcome) => deps.metrics.g2aCalls.inc({ endpoint, outcome }),

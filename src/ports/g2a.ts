@@ -98,14 +98,26 @@ export class G2AError extends Error {
   }
 }
 
+/**
+ * For a call that changes state at G2A: asked right before each attempt leaves (after its slot under the rate
+ * limit, and after any wait a 429 imposed). The caller renews its lease on the work there; answering false (the
+ * lease was lost) stops the call unsent, so no request leaves on behalf of a worker that no longer holds it.
+ */
+export interface G2ASendCheck {
+  mayLeave?: () => Promise<boolean>;
+}
+
 /** The G2A Export API, used to sync the catalogue and to buy keys. */
 export interface G2A {
   /** One page of 20 products; `includeOutOfStock` also lists products with qty 0. */
   listProducts(query: ListProductsQuery): Promise<G2AProductPage>;
   /** Creates (reserves) an order for one unit; never retried automatically on an ambiguous failure. */
-  createOrder(input: { productId: string; maxPriceEur: number; currency?: string }): Promise<G2AOrderCreated>;
+  createOrder(
+    input: { productId: string; maxPriceEur: number; currency?: string },
+    check?: G2ASendCheck,
+  ): Promise<G2AOrderCreated>;
   /** Pays a created order. */
-  payOrder(orderId: string): Promise<{ transactionId: string }>;
+  payOrder(orderId: string, check?: G2ASendCheck): Promise<{ transactionId: string }>;
   getOrderDetails(orderId: string): Promise<G2AOrderDetails>;
   /** The key of a paid order; throws `G2AError('not_ready')` while G2A is still processing it. */
   getOrderKey(orderId: string): Promise<{ key: string }>;

@@ -106,10 +106,10 @@ function gated(method: 'createOrder' | 'payOrder' | 'getOrderKey') {
   const entered = deferred();
   const gate = deferred();
   const wrapped = wrapG2A(g2a, {
-    [method]: async (arg: never) => {
+    [method]: async (...args: never[]) => {
       entered.resolve();
       await gate.promise;
-      return (g2a[method] as (value: never) => Promise<unknown>).call(g2a, arg);
+      return (g2a[method] as (...values: never[]) => Promise<unknown>).apply(g2a, args);
     },
   });
   return { g2a: wrapped, entered: entered.promise, release: () => gate.resolve() };
@@ -666,6 +666,77 @@ describe('fulfilOrderUnit: one unit, many workers', () => {
     expect(await second).toBe('delivered');
     expect(await unitRow(ground, unitId)).toMatchObject({ state: 'delivered', lease_owner: null });
     expect(routeCount(PAY_ROUTE)).toBe(1);
+  });
+
+  it('a payment still waiting to leave when its lease was taken over is never sent: one payment', async () => {
+    const bought = await buy(ground, [nextProduct()]);
+    const unitId = bought.units[0]!;
+    // The first worker's payment waits (for its slot under G2A's rate, say) past its lease.
+    const held = gated('payOrder');
+    const first = fulfil(deps({ g2a: held.g2a }), unitId);
+    await held.entered;
+    ground.clock.advance(TEST_SETTINGS.leaseMs + 1);
+    expect(await fulfil(deps(), unitId)).toBe('delivered');
+
+    held.release();
+    expect(await first).toBe('busy');
+    expect(routeCount(PAY_ROUTE)).toBe(1);
+    expect(sim.state.listOrders()).toHaveLength(1);
+    expect(await unitRow(ground, unitId)).toMatchObject({ state: 'delivered', lease_owner: null });
+    expect(await refundEntriesOf(ground, unitId)).toEqual([]);
+  });
+
+  it('a refusal that comes back after another worker took the unit over refunds nothing', async () => {
+    const bought = await buy(ground, [nextProduct()]);
+    const unitId = bought.units[0]!;
+    const funded = await balanceOf(ground, bought.userId);
+    // The first worker's payment leaves under its lease, and G2A's refusal comes back after the lease ran out.
+    const answered = deferred();
+    const late = deferred();
+    const first = fulfil(
+      deps({
+        g2a: wrapG2A(g2a, {
+          payOrder: async (_orderId, check) => {
+            expect(await check!.mayLeave!()).toBe(true);
+            answered.resolve();
+            await late.promise;
+            throw new G2AError('rejected', 'PUT /v1/order/pay failed: payment refused', 400, 'ORD112');
+          },
+        }),
+      }),
+      unitId,
+    );
+    await answered.promise;
+    ground.clock.advance(TEST_SETTINGS.leaseMs + 1);
+    // The second worker holds the unit, its own payment on the way, when the first one's refusal arrives.
+    const second = gated('payOrder');
+    const taking = fulfil(deps({ g2a: second.g2a }), unitId);
+    await second.entered;
+    late.resolve();
+    expect(await first).toBe('closed');
+    expect(await refundEntriesOf(ground, unitId)).toEqual([]);
+    expect(await unitRow(ground, unitId)).toMatchObject({ state: 'ordered', failure_reason: null });
+
+    second.release();
+    expect(await taking).toBe('delivered');
+    expect(await refundEntriesOf(ground, unitId)).toEqual([]);
+    expect(await balanceOf(ground, bought.userId)).toBe(funded);
+    expect(await ledgerViolations(ground.db)).toEqual([]);
+  });
+
+  it('a payment refused although G2A holds the order paid (an earlier attempt paid it) is delivered, not refunded', async () => {
+    const bought = await buy(ground, [nextProduct()]);
+    const unitId = bought.units[0]!;
+    const paidThenRefused = wrapG2A(g2a, {
+      payOrder: async (orderId, check) => {
+        await g2a.payOrder(orderId, check);
+        throw new G2AError('rejected', 'PUT /v1/order/pay failed: order already paid', 400, 'ORD113');
+      },
+    });
+    expect(await fulfil(deps({ g2a: paidThenRefused }), unitId)).toBe('delivered');
+    expect(await refundEntriesOf(ground, unitId)).toEqual([]);
+    expect(await unitRow(ground, unitId)).toMatchObject({ state: 'delivered', failure_reason: null });
+    expect(logsOf(unitId).some((entry) => entry.fields.outcome === 'paid_after_all')).toBe(true);
   });
 
   it('calls racing on one unit: one delivers, the others are busy or find it closed; one G2A order', async () => {

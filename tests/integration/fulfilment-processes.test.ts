@@ -28,8 +28,9 @@ import { startTestShop, waitFor, type TestShop } from '../support/test-shop.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const JWT_SECRET = 'test-secret-test-secret-test-secret-42';
-/** How long a unit stays held by a worker that died. */
-const LEASE_SECONDS = 3;
+/** How long a unit stays held by a worker that died; a G2A call must be answered well within it. */
+const LEASE_SECONDS = 5;
+const G2A_TIMEOUT_SECONDS = 4;
 /** How long an unanswered create keeps the unit from a second G2A order. */
 const RESERVATION_SECONDS = 3;
 
@@ -66,6 +67,7 @@ async function startRig(options: {
     ...g2aEnv(simulator.url),
     REDIS_KEY_PREFIX: uniqueRedisPrefix(),
     FULFILMENT_LEASE_SECONDS: String(LEASE_SECONDS),
+    G2A_TIMEOUT_SECONDS: String(G2A_TIMEOUT_SECONDS),
     G2A_ORDER_RESERVATION_SECONDS: String(RESERVATION_SECONDS),
     AUTH_RATE_LIMIT_PER_IP: '10000',
     ...options.env,

@@ -276,6 +276,30 @@ describe('UndiciG2AClient against the simulator', () => {
     expect(simulator.state.listOrders().map((listed) => listed.orderId)).toEqual([order.orderId]);
   });
 
+  it('asks its caller before each attempt of a create or pay leaves, and sends nothing once told no', async () => {
+    const { simulator, baseUrl } = await startSimulator();
+    const g2a = client(baseUrl);
+    const product = await firstInStock(g2a);
+    setFaults(simulator, { ratePerMinute: 60, rateWindowMs: 1_000 });
+    await g2a.listProducts({ page: 1 });
+
+    // Refused with 429 first: the retry is asked about again, after its wait.
+    let asked = 0;
+    const order = await g2a.createOrder(
+      { productId: product.id, maxPriceEur: 1_000 },
+      { mayLeave: async () => (asked++, true) },
+    );
+    expect(asked).toBe(requestsTo(simulator, 'POST /v1/order'));
+    expect(asked).toBeGreaterThan(1);
+
+    setFaults(simulator, { ratePerMinute: 0 });
+    const pays = requestsTo(simulator, 'PUT /v1/order/pay/:id');
+    const refused = await failure(g2a.payOrder(order.orderId, { mayLeave: async () => false }));
+    expect(refused).toMatchObject({ kind: 'unavailable', unsent: true, mayHaveActed: false });
+    expect(requestsTo(simulator, 'PUT /v1/order/pay/:id')).toBe(pays);
+    expect(simulator.state.findOrder(order.orderId)!.paid).toBe(false);
+  });
+
   it('rides out a 429 storm, waiting at least Retry-After before each retry', async () => {
     const { simulator, baseUrl } = await startSimulator();
     setFaults(simulator, { ratePerMinute: 180, rateWindowMs: 1_000 });

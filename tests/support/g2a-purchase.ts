@@ -81,8 +81,8 @@ export function simulatorClient(
 export function wrapG2A(client: G2A, overrides: Partial<G2A>): G2A {
   return {
     listProducts: (query) => client.listProducts(query),
-    createOrder: (input) => client.createOrder(input),
-    payOrder: (orderId) => client.payOrder(orderId),
+    createOrder: (input, check) => client.createOrder(input, check),
+    payOrder: (orderId, check) => client.payOrder(orderId, check),
     getOrderDetails: (orderId) => client.getOrderDetails(orderId),
     getOrderKey: (orderId) => client.getOrderKey(orderId),
     describe: () => client.describe(),

@@ -50,6 +50,16 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses a fulfilment lease that leaves no room for a G2A call to be answered within it', () => {
+    expect(problemsOf({ FULFILMENT_LEASE_SECONDS: '10' }).join('\n')).toMatch(
+      /FULFILMENT_LEASE_SECONDS must leave room for a G2A call: more than G2A_TIMEOUT_SECONDS/,
+    );
+    expect(problemsOf({ FULFILMENT_LEASE_SECONDS: '5', G2A_TIMEOUT_SECONDS: '5' })).not.toEqual([]);
+    expect(problemsOf({ FULFILMENT_LEASE_SECONDS: '5', G2A_TIMEOUT_SECONDS: '4' })).toEqual([]);
+    expect(loadConfig({ G2A_TIMEOUT_SECONDS: '4' }).g2a.timeoutMs).toBe(4_000);
+    expect(problemsOf({ G2A_TIMEOUT_SECONDS: '0' }).join('\n')).toMatch(/G2A_TIMEOUT_SECONDS/);
+  });
+
   it('refuses a sync stale-after below the Redis lock lease when Redis is used, and allows it without Redis', () => {
     const problems = problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379', SYNC_STALE_AFTER_SECONDS: '10' });
     expect(problems.join('\n')).toMatch(/SYNC_STALE_AFTER_SECONDS must be at least 30 with REDIS_URL/);

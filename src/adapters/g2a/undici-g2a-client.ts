@@ -3,6 +3,7 @@ import { Pool, type Dispatcher } from 'undici';
 import {
   G2AError,
   type G2A,
+  type G2ASendCheck,
   type G2AOrderCreated,
   type G2AOrderDetails,
   type G2AProductPage,
@@ -71,6 +72,8 @@ interface CallSpec {
   priority: G2APriority;
   /** The endpoint without ids, for metrics. */
   endpoint: string;
+  /** Asked before each attempt leaves; false stops the call unsent. */
+  mayLeave?: () => Promise<boolean>;
 }
 
 interface AttemptFailure {
@@ -226,11 +229,10 @@ export class UndiciG2AClient implements G2A {
     };
   }
 
-  async createOrder(input: {
-    productId: string;
-    maxPriceEur: number;
-    currency?: string;
-  }): Promise<G2AOrderCreated> {
+  async createOrder(
+    input: { productId: string; maxPriceEur: number; currency?: string },
+    check: G2ASendCheck = {},
+  ): Promise<G2AOrderCreated> {
     const order = await this.call({
       method: 'POST',
       path: '/order',
@@ -238,6 +240,7 @@ export class UndiciG2AClient implements G2A {
       idempotent: false,
       priority: 'fulfilment',
       endpoint: 'POST /v1/order',
+      mayLeave: check.mayLeave,
     });
     if (!isObject(order) || order.order_id === undefined || !hasFiniteNumber(order, 'price')) {
       throw this.malformed('POST /v1/order');
@@ -249,13 +252,14 @@ export class UndiciG2AClient implements G2A {
     };
   }
 
-  async payOrder(orderId: string): Promise<{ transactionId: string }> {
+  async payOrder(orderId: string, check: G2ASendCheck = {}): Promise<{ transactionId: string }> {
     const payment = await this.call({
       method: 'PUT',
       path: `/order/pay/${encodeURIComponent(orderId)}`,
       idempotent: false,
       priority: 'fulfilment',
       endpoint: 'PUT /v1/order/pay',
+      mayLeave: check.mayLeave,
     });
     if (!isObject(payment) || payment.status !== true || payment.transaction_id === undefined) {
       throw new G2AError('rejected', `PUT /v1/order/pay failed: payment not confirmed`, 200);
@@ -309,6 +313,19 @@ export class UndiciG2AClient implements G2A {
     const operation = `${spec.method} ${this.pathPrefix}${spec.path}`;
     for (let attempt = 0; ; attempt++) {
       await this.acquireSlot(spec.priority);
+      if (spec.mayLeave && !(await spec.mayLeave())) {
+        this.logger?.info(
+          { operation, attempt, outcome: 'not_sent' },
+          'G2A call not sent: its caller let go',
+        );
+        throw new G2AError(
+          'unavailable',
+          `${operation} was not sent: its caller let go`,
+          undefined,
+          undefined,
+          true,
+        );
+      }
       const startedAt = Date.now();
       const outcome = await this.attempt(spec, path, operation);
       const durationMs = Date.now() - startedAt;

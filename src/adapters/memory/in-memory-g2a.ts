@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type {
-  G2A,
+import {
   G2AError,
-  G2AOrderCreated,
-  G2AOrderDetails,
-  G2AProductPage,
-  ListProductsQuery,
+  type G2A,
+  type G2ASendCheck,
+  type G2AOrderCreated,
+  type G2AOrderDetails,
+  type G2AProductPage,
+  type ListProductsQuery,
 } from '../../ports/g2a.js';
 import { g2aErrorFromResponse } from '../g2a/g2a-error-from-response.js';
 import type { G2ASimulatorState, SimulatorOutcome } from '../g2a/simulator-state.js';
@@ -58,11 +59,11 @@ export class InMemoryG2A implements G2A {
     });
   }
 
-  async createOrder(input: {
-    productId: string;
-    maxPriceEur: number;
-    currency?: string;
-  }): Promise<G2AOrderCreated> {
+  async createOrder(
+    input: { productId: string; maxPriceEur: number; currency?: string },
+    check: G2ASendCheck = {},
+  ): Promise<G2AOrderCreated> {
+    await this.mayLeave('POST /v1/order', check);
     const order = await this.call('POST /v1/order', () =>
       this.refusalsAsErrors(
         'POST /v1/order',
@@ -76,8 +77,9 @@ export class InMemoryG2A implements G2A {
     return { orderId: order.orderId, price: order.price, currency: order.currency };
   }
 
-  async payOrder(orderId: string): Promise<{ transactionId: string }> {
+  async payOrder(orderId: string, check: G2ASendCheck = {}): Promise<{ transactionId: string }> {
     const route = 'PUT /v1/order/pay/:id';
+    await this.mayLeave(route, check);
     const order = await this.call(route, () => this.refusalsAsErrors(route, this.state.payOrder(orderId)));
     return { transactionId: order.transactionId! };
   }
@@ -90,6 +92,18 @@ export class InMemoryG2A implements G2A {
   getOrderKey(orderId: string): Promise<{ key: string }> {
     const route = 'GET /v1/order/key/:id';
     return this.call(route, () => this.refusalsAsErrors(route, this.state.orderKey(orderId)));
+  }
+
+  /** As the HTTP client does before a request that changes state leaves: the caller may have let go. */
+  private async mayLeave(route: string, check: G2ASendCheck): Promise<void> {
+    if (check.mayLeave && !(await check.mayLeave()))
+      throw new G2AError(
+        'unavailable',
+        `${route} was not sent: its caller let go`,
+        undefined,
+        undefined,
+        true,
+      );
   }
 
   /** One API request as the simulator server handles it: counted, authorised, rate limited, faulted, delayed. */
