@@ -275,7 +275,7 @@ export function loadConfig(env: Env = process.env): Config {
   // A call that buys or pays must be answered within the worker's lease on the unit, with a tenth to spare.
   if (config.g2a.timeoutMs >= config.fulfilment.leaseMs * 0.9)
     problems.push(
-      'FULFILMENT_LEASE_SECONDS must leave room for a G2A call: more than G2A_TIMEOUT_SECONDS / 0.9 (a purchase is never sent that could be answered after the lease)',
+      `FULFILMENT_LEASE_SECONDS (${config.fulfilment.leaseMs / 1000}) must leave room for a G2A call: at least ${Math.floor(config.g2a.timeoutMs / 900) + 1} with G2A_TIMEOUT_SECONDS ${config.g2a.timeoutMs / 1000} (a tenth to spare; a purchase is never sent that could be answered after the lease)`,
     );
   if (production && !config.metricsToken)
     warnings.push(

@@ -52,8 +52,10 @@ describe('configuration', () => {
 
   it('refuses a fulfilment lease that leaves no room for a G2A call to be answered within it', () => {
     expect(problemsOf({ FULFILMENT_LEASE_SECONDS: '10' }).join('\n')).toMatch(
-      /FULFILMENT_LEASE_SECONDS must leave room for a G2A call: more than G2A_TIMEOUT_SECONDS/,
+      /FULFILMENT_LEASE_SECONDS \(10\) must leave room for a G2A call: at least 17 with G2A_TIMEOUT_SECONDS 15/,
     );
+    expect(problemsOf({ FULFILMENT_LEASE_SECONDS: '16' })).not.toEqual([]);
+    expect(problemsOf({ FULFILMENT_LEASE_SECONDS: '17' })).toEqual([]);
     expect(problemsOf({ FULFILMENT_LEASE_SECONDS: '5', G2A_TIMEOUT_SECONDS: '5' })).not.toEqual([]);
     expect(problemsOf({ FULFILMENT_LEASE_SECONDS: '5', G2A_TIMEOUT_SECONDS: '4' })).toEqual([]);
     expect(loadConfig({ G2A_TIMEOUT_SECONDS: '4' }).g2a.timeoutMs).toBe(4_000);
